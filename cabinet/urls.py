@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "cabinet"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("support/", views.support, name="support"),
+    path("accounts/", views.accounts, name="accounts"),
+    path("accounts/<str:username>/", views.account_detail, name="account"),
+    path("files/<int:pk>/", views.material_file, name="material_file"),
+    path("<slug:slug>/", views.tab, name="tab"),
+]

@@ -1,0 +1,87 @@
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+
+from .models import Material, MaterialFile, Tab
+from .selectors import accounts_visible_to, materials_for_tab, search_accounts
+from .tabs import ACCOUNTS, material_tabs, nav_tabs
+
+
+def cabinet_user_required(view):
+    """Logged-in cabinet accounts only; staff belong in the admin."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_cabinet_user:
+            return redirect("admin:index")
+        if request.user.must_change_password:
+            return redirect("password_set")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _render(request, template, active, **context):
+    context.update(tabs=nav_tabs(request.user.role), active_tab=active)
+    return render(request, template, context)
+
+
+def _page(request, items, per_page=None):
+    paginator = Paginator(items, per_page or settings.CABINET_PAGE_SIZE)
+    return paginator.get_page(request.GET.get("page"))
+
+
+@cabinet_user_required
+def home(request):
+    materials = _page(request, materials_for_tab(request.user, Tab.HOME))
+    return _render(request, "cabinet/home.html", Tab.HOME, materials=materials)
+
+
+@cabinet_user_required
+def tab(request, slug):
+    if slug in (Tab.HOME, Tab.SUPPORT) or slug not in material_tabs(request.user.role):
+        raise Http404
+    materials = _page(request, materials_for_tab(request.user, slug))
+    return _render(request, "cabinet/tab.html", slug, materials=materials, title=Tab(slug).label)
+
+
+@cabinet_user_required
+def support(request):
+    materials = _page(request, materials_for_tab(request.user, Tab.SUPPORT))
+    return _render(request, "cabinet/support.html", Tab.SUPPORT, materials=materials)
+
+
+@cabinet_user_required
+def accounts(request):
+    query = request.GET.get("q", "")[:100]
+    found = search_accounts(accounts_visible_to(request.user), query)
+    return _render(request, "cabinet/accounts.html", ACCOUNTS, accounts=_page(request, found), query=query)
+
+
+@cabinet_user_required
+def account_detail(request, username):
+    account = get_object_or_404(accounts_visible_to(request.user).select_related("region"), username=username)
+    return _render(request, "cabinet/account_detail.html", ACCOUNTS, account=account)
+
+
+@cabinet_user_required
+def material_file(request, pk):
+    """Serve a material's file to a user who may see the material, as a download."""
+    user = request.user
+    attachment = get_object_or_404(
+        MaterialFile.objects.select_related("material"),
+        pk=pk,
+        material__in=Material.objects.visible_to(user),
+    )
+    if attachment.material.tab not in material_tabs(user.role):
+        raise Http404
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    return FileResponse(handle, as_attachment=True, filename=attachment.filename)

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from accounts import views as accounts_views
+
+admin.site.site_header = "ФИС ОКО — служба технической поддержки"
+admin.site.site_title = "ФИС ОКО"
+admin.site.index_title = "Администрирование"
+
+urlpatterns = [
+    path("", accounts_views.root, name="root"),
+    path("login/", accounts_views.LoginView.as_view(), name="login"),
+    path("password/", accounts_views.password_set, name="password_set"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("cabinet/", include("cabinet.urls")),
+    path("apply/", include("helpdesk.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,405 @@
+from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from . import services
+from .models import Attachment, AttachmentDownload, Delivery, Notification, Status, Ticket, TicketEvent
+from .previews import PREVIEWABLE, preview_png
+
+STATUS_COLOURS = {
+    Status.NEW: "#0b5ed7",
+    Status.IN_PROGRESS: "#997404",
+    Status.DONE: "#146c43",
+    Status.REJECTED: "#b02a37",
+}
+COUNT_CAP = 10_000
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most COUNT_CAP + 1 rows: the list never counts a million-row table."""
+
+    @cached_property
+    def count(self):
+        return self.object_list.order_by().values("pk")[: COUNT_CAP + 1].count()
+
+
+class MineFilter(admin.SimpleListFilter):
+    title = "исполнитель"
+    parameter_name = "mine"
+
+    def lookups(self, request, model_admin):
+        return [("1", "Мои заявки"), ("none", "Без исполнителя")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "1":
+            return queryset.filter(assignee=request.user)
+        if self.value() == "none":
+            return queryset.filter(assignee__isnull=True)
+        return queryset
+
+
+def _staff_may(request, perm):
+    user = request.user
+    return user.is_active and user.is_staff and user.has_perm(perm)
+
+
+class AttachmentInline(admin.TabularInline):
+    model = Attachment
+    extra = 0
+    can_delete = False
+    fields = ["preview", "original_name", "size", "content_type", "download"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="просмотр")
+    def preview(self, attachment):
+        if attachment.content_type not in PREVIEWABLE:
+            return "—"
+        url = reverse("admin:helpdesk_attachment_preview", args=[attachment.pk])
+        return format_html(
+            '<a href="{}"><img src="{}" alt="Просмотр: {}" '
+            'style="max-width:360px;max-height:480px;border:1px solid #ccc"></a>',
+            reverse("admin:helpdesk_attachment_download", args=[attachment.pk]),
+            url,
+            attachment.original_name,
+        )
+
+    @admin.display(description="файл")
+    def download(self, attachment):
+        url = reverse("admin:helpdesk_attachment_download", args=[attachment.pk])
+        return format_html('<a href="{}">Скачать</a>', url)
+
+
+class EventInline(admin.TabularInline):
+    model = TicketEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "actor", "from_status", "to_status", "comment"]
+    readonly_fields = fields
+    verbose_name_plural = "история"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class DownloadInline(admin.TabularInline):
+    model = AttachmentDownload
+    extra = 0
+    can_delete = False
+    fields = ["at", "user", "file_name"]
+    readonly_fields = fields
+    verbose_name_plural = "Скачивания"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class NotificationInline(admin.TabularInline):
+    model = Notification
+    extra = 0
+    can_delete = False
+    fields = ["channel", "kind", "recipient", "status", "attempts", "last_error", "sent_at", "resend"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="")
+    def resend(self, notification):
+        if notification.status != Delivery.FAILED:
+            return ""
+        # The form itself stands outside the change form (forms cannot nest): see change_form.html.
+        return format_html(
+            '<button type="submit" form="resend-{}" class="button">Отправить повторно</button>',
+            notification.pk,
+        )
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    list_display = [
+        "number",
+        "created_at",
+        "status_badge",
+        "login",
+        "role",
+        "region",
+        "organization_name",
+        "files",
+        "assignee",
+        "age",
+    ]
+    list_filter = ["status", "region", "role", "information_system", "created_at", MineFilter]
+    search_fields = ["=number", "=login", "=email", "=phone", "organization_name"]
+    search_help_text = "Номер, логин, e-mail, телефон (+79…) или слово из наименования организации"
+    list_select_related = ["region", "assignee"]
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    list_per_page = 50
+    date_hierarchy = None
+    ordering = ["-created_at"]
+    inlines = [AttachmentInline, EventInline, NotificationInline, DownloadInline]
+    change_form_template = "admin/helpdesk/ticket/change_form.html"
+    fieldsets = [
+        (
+            "Заявка",
+            {
+                "fields": [
+                    "number",
+                    "status",
+                    "assignee",
+                    "created_at",
+                    "rejection_reason",
+                    "personal_data_removed_at",
+                ]
+            },
+        ),
+        (
+            "Данные из формы",
+            {
+                "fields": [
+                    "login",
+                    "role",
+                    "region",
+                    "organization_name",
+                    "organization_type",
+                    "information_system",
+                    "person_name",
+                    "head_name",
+                    "phone",
+                    "email",
+                    "reason",
+                    "description",
+                ]
+            },
+        ),
+    ]
+    readonly_fields = [f for _, opts in fieldsets for f in opts["fields"]]
+
+    def get_queryset(self, request):
+        files = (
+            Attachment.objects.filter(ticket=OuterRef("pk"))
+            .order_by()
+            .values("ticket")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return super().get_queryset(request).annotate(files_count=Coalesce(Subquery(files), 0))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="статус", ordering="status")
+    def status_badge(self, ticket):
+        return format_html(
+            '<span style="color:#fff;background:{};padding:2px 8px;border-radius:10px;'
+            'white-space:nowrap">{}</span>',
+            STATUS_COLOURS[ticket.status],
+            ticket.get_status_display(),
+        )
+
+    @admin.display(description="файлов", ordering="files_count")
+    def files(self, ticket):
+        return ticket.files_count
+
+    @admin.display(description="возраст")
+    def age(self, ticket):
+        hours = int((timezone.now() - ticket.created_at).total_seconds() // 3600)
+        return f"{hours // 24} д {hours % 24} ч" if hours >= 24 else f"{hours} ч"
+
+    def get_urls(self):
+        own = [
+            path("<int:pk>/take/", self.admin_site.admin_view(self.take_view), name="helpdesk_ticket_take"),
+            path(
+                "<int:pk>/issue-password/",
+                self.admin_site.admin_view(self.issue_password_view),
+                name="helpdesk_ticket_issue_password",
+            ),
+            path(
+                "<int:pk>/reject/",
+                self.admin_site.admin_view(self.reject_view),
+                name="helpdesk_ticket_reject",
+            ),
+            path(
+                "notification/<int:pk>/resend/",
+                self.admin_site.admin_view(self.resend_view),
+                name="helpdesk_notification_resend",
+            ),
+            # Not wrapped in admin_view: anyone but staff gets 404, not a login page.
+            path("attachment/<int:pk>/download/", self.download_view, name="helpdesk_attachment_download"),
+            path("attachment/<int:pk>/preview/", self.preview_view, name="helpdesk_attachment_preview"),
+        ]
+        return own + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        ticket = get_object_or_404(Ticket, pk=object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "ticket": ticket,
+            "other_open": list(services.other_open_tickets(ticket)[:10]),
+            "failed_notifications": ticket.notifications.filter(status=Delivery.FAILED),
+            "may_act": request.user.has_perm("helpdesk.change_ticket") and ticket.is_open,
+            # Everything on the page is read-only evidence; changes go through the action buttons.
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "title": f"Заявка № {ticket.number}",
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _act(self, request, pk, action, success, **kwargs):
+        if not request.user.has_perm("helpdesk.change_ticket"):
+            raise Http404
+        ticket = get_object_or_404(Ticket, pk=pk)
+        try:
+            action(ticket=ticket, by=request.user, **kwargs)
+        except services.ServiceError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, success.format(number=ticket.number))
+        return redirect("admin:helpdesk_ticket_change", pk)
+
+    @method_decorator(require_POST)
+    def take_view(self, request, pk):
+        return self._act(request, pk, services.ticket_take, "Заявка № {number} взята в работу.")
+
+    @method_decorator(require_POST)
+    def issue_password_view(self, request, pk):
+        return self._act(
+            request,
+            pk,
+            services.password_issue,
+            "Заявка № {number} выполнена: новый пароль будет отправлен по SMS, ответ — на e-mail.",
+        )
+
+    def reject_view(self, request, pk):
+        if not request.user.has_perm("helpdesk.change_ticket"):
+            raise Http404
+        ticket = get_object_or_404(Ticket, pk=pk)
+        if request.method == "POST":
+            reason = request.POST.get("reason", "")
+            if reason.strip():
+                return self._act(
+                    request, pk, services.ticket_reject, "Заявка № {number} отклонена.", reason=reason
+                )
+            messages.error(request, "Укажите причину отклонения.")
+        context = {
+            **self.admin_site.each_context(request),
+            "ticket": ticket,
+            "opts": self.model._meta,
+            "title": f"Отклонить заявку № {ticket.number}",
+        }
+        return render(request, "admin/helpdesk/ticket/reject.html", context)
+
+    @method_decorator(require_POST)
+    def resend_view(self, request, pk):
+        notification = get_object_or_404(Notification, pk=pk)
+        if not request.user.has_perm("helpdesk.change_ticket"):
+            raise Http404
+        try:
+            services.notification_resend(notification=notification, by=request.user)
+        except services.ServiceError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, "Уведомление поставлено в очередь на повторную отправку.")
+        return redirect("admin:helpdesk_ticket_change", notification.ticket_id)
+
+    def _attachment(self, request, pk):
+        if not _staff_may(request, "helpdesk.view_ticket"):
+            raise Http404
+        attachment = get_object_or_404(Attachment, pk=pk)
+        try:
+            return attachment, attachment.file.open("rb")
+        except FileNotFoundError:
+            raise Http404 from None
+
+    def download_view(self, request, pk):
+        attachment, handle = self._attachment(request, pk)
+        attachment.record_download(request.user)
+        response = FileResponse(
+            handle,
+            as_attachment=True,
+            filename=attachment.original_name,
+            content_type=attachment.content_type,
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    def preview_view(self, request, pk):
+        attachment, handle = self._attachment(request, pk)
+        with handle:
+            png = preview_png(handle, attachment.content_type)
+        if png is None:
+            raise Http404
+        response = HttpResponse(png, content_type="image/png")
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, max-age=300"
+        return response
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "ticket", "channel", "kind", "recipient", "status", "attempts", "sent_at"]
+    list_filter = ["status", "channel", "kind"]
+    list_select_related = ["ticket"]
+    search_fields = ["=ticket__number", "=recipient"]
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    readonly_fields = [f.name for f in Notification._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AttachmentDownload)
+class AttachmentDownloadAdmin(admin.ModelAdmin):
+    """The audit trail of downloads: read-only for everyone, superusers included."""
+
+    list_display = ["at", "user", "ticket", "file_name"]
+    list_filter = [("user", admin.RelatedOnlyFieldListFilter), "at"]
+    list_select_related = ["user", "ticket"]
+    search_fields = ["=ticket__number"]
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    readonly_fields = ["at", "user", "ticket", "attachment", "file_name"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

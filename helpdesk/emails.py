@@ -1,0 +1,35 @@
+"""All mail the helpdesk sends: one function per kind, each with text and HTML templates.
+
+No email ever carries a password: it goes by SMS only.
+"""
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from .models import Kind
+
+
+def _send(template, subject, ticket):
+    context = {"ticket": ticket, "must_change": settings.ISSUED_PASSWORD_MUST_CHANGE}
+    text = render_to_string(f"helpdesk/emails/{template}.txt", context)
+    html = render_to_string(f"helpdesk/emails/{template}.html", context)
+    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [ticket.email])
+    message.attach_alternative(html, "text/html")
+    message.send()
+
+
+def ticket_received(ticket):
+    _send("ticket_received", f"Заявка № {ticket.number} принята", ticket)
+
+
+def ticket_done(ticket):
+    _send("ticket_done", f"Заявка № {ticket.number} выполнена", ticket)
+
+
+def ticket_rejected(ticket):
+    _send("ticket_rejected", f"Заявка № {ticket.number} отклонена", ticket)
+
+
+def send_for(kind, ticket):
+    {Kind.RECEIVED: ticket_received, Kind.DONE: ticket_done, Kind.REJECTED: ticket_rejected}[kind](ticket)

@@ -1,0 +1,184 @@
+"""The helpdesk's workflows: each changes a ticket, records an event and queues its notifications."""
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.logins import parse_login
+from accounts.models import User
+
+from .models import (
+    Attachment,
+    Channel,
+    Delivery,
+    Kind,
+    Notification,
+    Status,
+    Ticket,
+    TicketEvent,
+    new_ticket_number,
+)
+from .tasks import deliver_notification
+
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """A refusal to show to the operator as it is (Russian)."""
+
+
+def ticket_submit(*, data, files):
+    """File a request with its attachments and queue the confirmation email.
+
+    ``files`` are (uploaded file, clean name, detected type) triples from
+    ``ApplyForm``. If anything fails, the files already written are removed,
+    so a refused or failed submission leaves nothing on disk.
+    """
+    ticket = Ticket(**data, role=parse_login(data["login"]).role)
+    stored = []
+    try:
+        with transaction.atomic():
+            _save_with_unique_number(ticket)
+            for uploaded, name, content_type in files:
+                attachment = Attachment(
+                    ticket=ticket, original_name=name, size=uploaded.size, content_type=content_type
+                )
+                attachment.file.save(name, uploaded, save=False)
+                stored.append(attachment.file)
+                attachment.save()
+            TicketEvent.objects.create(ticket=ticket, to_status=Status.NEW, comment="Заявка подана")
+            _notify(ticket, Channel.EMAIL, Kind.RECEIVED)
+    except BaseException:
+        for file in stored:
+            file.delete(save=False)
+        raise
+    log.info("Ticket %s filed with %d attachment(s)", ticket.number, len(stored))
+    return ticket
+
+
+def _save_with_unique_number(ticket, attempts=5):
+    for _ in range(attempts):
+        try:
+            with transaction.atomic():
+                ticket.save()
+            return
+        except IntegrityError:
+            if Ticket.objects.filter(number=ticket.number).exists():
+                ticket.number = new_ticket_number()
+                continue
+            raise
+    raise RuntimeError("Could not find a free ticket number")
+
+
+def ticket_find(*, number, email):
+    """The ticket with this number filed from this email, or None (both must match)."""
+    number = number.strip().upper()
+    return Ticket.objects.filter(number=number, email__iexact=email.strip()).first()
+
+
+def ticket_take(*, ticket, by):
+    """«Взять в работу»: the operator becomes the assignee; a new ticket goes «В работе»."""
+    with transaction.atomic():
+        ticket = _lock_open(ticket)
+        comment = f"Исполнитель: {by.get_username()}"
+        _record(ticket, by, Status.IN_PROGRESS, comment)
+        ticket.assignee = by
+        ticket.save(update_fields=["status", "assignee", "updated_at"])
+    return ticket
+
+
+def password_issue(*, ticket, by):
+    """«Выдать новый пароль»: close the ticket and queue the SMS and the email.
+
+    The password itself is made later, inside the task that sends the SMS
+    (``outbox.deliver``), so it never passes through the database, a log or
+    the broker; if that SMS cannot be sent, the old password stays valid.
+    """
+    with transaction.atomic():
+        ticket = _lock_open(ticket)
+        account = User.objects.filter(username=ticket.login, is_staff=False).first()
+        if account is None:
+            raise ServiceError(f"Учётной записи с логином «{ticket.login}» нет: пароль выдать нельзя.")
+        if not account.is_active:
+            raise ServiceError(f"Учётная запись «{ticket.login}» заблокирована: пароль выдать нельзя.")
+        _record(ticket, by, Status.DONE, f"Новый пароль отправлен по SMS на {ticket.phone}")
+        if ticket.assignee_id is None:
+            ticket.assignee = by
+        ticket.save(update_fields=["status", "assignee", "updated_at"])
+        _notify(ticket, Channel.SMS, Kind.PASSWORD)
+        _notify(ticket, Channel.EMAIL, Kind.DONE)
+    return ticket
+
+
+def ticket_reject(*, ticket, by, reason):
+    """«Отклонить»: close the ticket with a reason that is emailed to the requester."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError("Укажите причину отклонения.")
+    with transaction.atomic():
+        ticket = _lock_open(ticket)
+        _record(ticket, by, Status.REJECTED, reason)
+        ticket.rejection_reason = reason
+        if ticket.assignee_id is None:
+            ticket.assignee = by
+        ticket.save(update_fields=["status", "rejection_reason", "assignee", "updated_at"])
+        _notify(ticket, Channel.EMAIL, Kind.REJECTED)
+    return ticket
+
+
+def notification_resend(*, notification, by):
+    """«Отправить повторно»: put a failed notification back in the outbox."""
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update().select_related("ticket").get(pk=notification.pk)
+        )
+        if notification.status != Delivery.FAILED:
+            raise ServiceError("Повторно отправить можно только уведомление с ошибкой.")
+        # A fresh series of attempts; the event below keeps the history.
+        notification.status = Delivery.PENDING
+        notification.last_error = ""
+        notification.attempts = 0
+        notification.next_attempt_at = timezone.now()
+        notification.save(update_fields=["status", "last_error", "attempts", "next_attempt_at"])
+        ticket = notification.ticket
+        TicketEvent.objects.create(
+            ticket=ticket,
+            actor=by,
+            from_status=ticket.status,
+            to_status=ticket.status,
+            comment=f"Повторная отправка: {notification}",
+        )
+        _queue(notification)
+    return notification
+
+
+def other_open_tickets(ticket):
+    """Open tickets for the same login, other than this one: staff are warned of them."""
+    return Ticket.objects.filter(login=ticket.login, status__in=[Status.NEW, Status.IN_PROGRESS]).exclude(
+        pk=ticket.pk
+    )
+
+
+def _lock_open(ticket):
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if not ticket.is_open:
+        raise ServiceError(f"Заявка № {ticket.number} уже закрыта ({ticket.get_status_display().lower()}).")
+    return ticket
+
+
+def _record(ticket, by, to_status, comment):
+    TicketEvent.objects.create(
+        ticket=ticket, actor=by, from_status=ticket.status, to_status=to_status, comment=comment
+    )
+    ticket.status = to_status
+
+
+def _notify(ticket, channel, kind):
+    recipient = ticket.phone if channel == Channel.SMS else ticket.email
+    _queue(Notification.objects.create(ticket=ticket, channel=channel, kind=kind, recipient=recipient))
+
+
+def _queue(notification):
+    # robust: a broker that is down is logged; the row waits in the outbox for the sweep.
+    transaction.on_commit(lambda: deliver_notification.delay(notification.pk), robust=True)

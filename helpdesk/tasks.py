@@ -1,0 +1,28 @@
+from celery import shared_task
+from django.conf import settings
+
+from . import outbox, retention
+
+
+@shared_task(bind=True, max_retries=None)
+def deliver_notification(self, notification_id):
+    """Send one outbox row. Takes only its id: the text, and any password, are made here."""
+    delay = outbox.deliver(notification_id)
+    # Run eagerly (no broker), a failed row waits for the sweep instead of blocking the request.
+    if delay is not None and not self.request.is_eager:
+        raise self.retry(countdown=delay)
+
+
+@shared_task
+def sweep_outbox():
+    """Beat: re-queue rows left pending — the broker was down at commit, or a worker died."""
+    ids = outbox.due_for_retry(grace=settings.OUTBOX_SWEEP_GRACE)
+    for notification_id in ids:
+        deliver_notification.delay(notification_id)
+    return len(ids)
+
+
+@shared_task
+def purge_personal_data():
+    """Beat, daily: blank the personal data of requests closed longer ago than the retention period."""
+    return retention.personal_data_purge()

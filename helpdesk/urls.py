@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "helpdesk"
+urlpatterns = [
+    path("", views.apply, name="apply"),
+    path("done/", views.done, name="done"),
+    path("letter/", views.letter_template, name="letter"),
+    path("status/", views.status, name="status"),
+]

@@ -1,0 +1,80 @@
+from django.conf import settings
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from . import letter
+from .forms import ApplyForm, StatusForm
+from .models import Reason
+from .services import ticket_find, ticket_submit
+from .throttle import allow
+from .uploads import MAX_TOTAL_BYTES
+
+REASON_PHRASES = {Reason.LOST: "утерей пароля", Reason.COORDINATOR_CHANGE: "сменой координатора"}
+
+
+def _throttled(request):
+    return render(request, "helpdesk/throttled.html", status=429)
+
+
+def apply(request):
+    if request.method == "POST":
+        if not allow(request, "apply", *settings.HELPDESK_APPLY_RATE):
+            return _throttled(request)
+        form = ApplyForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = {
+                k: v for k, v in form.cleaned_data.items() if k not in {"attachments", "consent", "website"}
+            }
+            ticket = ticket_submit(data=data, files=form.cleaned_data["attachments"])
+            request.session["helpdesk_ticket_number"] = ticket.number
+            return redirect("helpdesk:done")
+    else:
+        form = ApplyForm()
+    return render(request, "helpdesk/apply.html", {"form": form, "max_bytes": MAX_TOTAL_BYTES})
+
+
+def done(request):
+    number = request.session.get("helpdesk_ticket_number")
+    if not number:
+        return redirect("helpdesk:apply")
+    return render(request, "helpdesk/done.html", {"number": number})
+
+
+@require_POST
+def letter_template(request):
+    """The letter as .docx, pre-filled with what the form holds so far (nothing is stored)."""
+    variant = request.POST.get("variant")
+    if variant not in (letter.COORDINATOR, letter.SCHOOL):
+        variant = letter.SCHOOL
+    get = request.POST.get
+    data = letter.letter_docx(
+        variant=variant,
+        login=get("login", "")[:32],
+        reason=REASON_PHRASES.get(get("reason"), ""),
+        organization=get("organization_name", "")[:500],
+        head=get("head_name", "")[:300],
+        email=get("email", "")[:254],
+        phone=get("phone", "")[:40],
+    )
+    response = HttpResponse(
+        data, content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    )
+    filename = f"pismo-zamena-parolya-{variant}.docx"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def status(request):
+    ticket = None
+    searched = False
+    if request.method == "POST":
+        if not allow(request, "status", *settings.HELPDESK_STATUS_RATE):
+            return _throttled(request)
+        form = StatusForm(request.POST)
+        if form.is_valid():
+            searched = True
+            ticket = ticket_find(**form.cleaned_data)
+    else:
+        form = StatusForm()
+    return render(request, "helpdesk/status.html", {"form": form, "ticket": ticket, "searched": searched})

@@ -1,0 +1,50 @@
+import pytest
+from django.core.management import call_command
+
+from accounts.logins import Role
+from accounts.management.commands.seed_demo import ADMIN_LOGIN, ADMIN_PASSWORD, DEMO_PASSWORD
+from accounts.models import User
+from cabinet.models import Material
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    settings.DEBUG = True  # pytest-django turns it off; seed_demo runs only in development
+
+
+def test_seed_demo_is_idempotent_and_covers_every_role_in_two_regions(capsys):
+    call_command("seed_demo")
+    counts = (User.objects.count(), Material.objects.count())
+    call_command("seed_demo")
+    assert (User.objects.count(), Material.objects.count()) == counts
+
+    regions_by_role = {
+        role: set(User.objects.filter(role=role).values_list("region_id", flat=True)) for role in Role
+    }
+    assert all(len(regions) >= 2 for regions in regions_by_role.values()), regions_by_role
+    assert DEMO_PASSWORD in capsys.readouterr().out
+
+
+def test_demo_school_and_coordinator_log_in_and_see_their_cabinets(client):
+    call_command("seed_demo")
+    response = client.post("/login/", {"username": "sch771234", "password": DEMO_PASSWORD}, follow=True)
+    assert "Открыт доступ к личным кабинетам" in response.content.decode()
+    client.post("/logout/")
+    client.post("/login/", {"username": "reg77_vpr", "password": DEMO_PASSWORD})
+    accounts = client.get("/cabinet/accounts/").content.decode()
+    assert "ГБОУ «Школа № 1234»" in accounts and "sch500101" not in accounts
+    client.post("/logout/")
+    response = client.post("/login/", {"username": ADMIN_LOGIN, "password": ADMIN_PASSWORD})
+    assert response.url == "/admin/"
+
+
+def test_seed_demo_refuses_to_run_with_debug_off(settings):
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG off"):
+        call_command("seed_demo")
+    assert not User.objects.exists()

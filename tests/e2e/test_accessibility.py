@@ -1,0 +1,70 @@
+"""axe-core in the browser on the five pages people see most, at phone and desktop widths."""
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import E2E
+from tests.e2e.test_journeys import file_request, log_in, open_request, operator_page
+
+pytestmark = E2E
+
+WIDTHS = [360, 1920]
+
+
+def serious_violations(page):
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:5]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def no_horizontal_scroll(page):
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_login_cabinet_form_and_success_pages_pass_axe(new_page, make_account, tmp_path, width):
+    make_account("sch771234")
+    page = new_page(width=width)
+    page.goto("/login/")
+    found = {"login": serious_violations(page)}
+    log_in(page, "sch771234", PASSWORD)
+    found["cabinet"] = serious_violations(page)
+    assert no_horizontal_scroll(page)
+    page.goto("/apply/")
+    found["apply"] = serious_violations(page)
+    assert no_horizontal_scroll(page)
+    file_request(page, tmp_path)
+    found["success"] = serious_violations(page)
+    assert {name: v for name, v in found.items() if v} == {}
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_admin_request_page_passes_axe(new_page, tmp_path, width):
+    number = file_request(new_page(), tmp_path)
+    staff = operator_page(new_page)
+    staff.set_viewport_size({"width": width, "height": 900})
+    open_request(staff, number)
+    assert serious_violations(staff) == []
+
+
+def test_keyboard_reaches_the_login_form_with_visible_focus(page, make_account):
+    make_account("sch771234")
+    page.goto("/login/")
+    login = page.get_by_label("Логин")
+    expect(login).to_be_focused()  # autofocus: the first thing to type is the login
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    skip = page.get_by_role("link", name="Перейти к содержимому")
+    skip.focus()
+    expect(skip).to_be_visible()  # hidden until a keyboard user reaches it
+    login.focus()
+    page.keyboard.type("sch771234")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Пароль")).to_be_focused()
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/cabinet/")

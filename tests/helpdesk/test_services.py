@@ -1,0 +1,404 @@
+import logging
+import re
+from unittest import mock
+
+import factory
+import pytest
+from django.apps import apps
+from django.conf import settings as django_settings
+from django.db import models
+from django.test import Client
+
+from accounts.models import User
+from helpdesk import outbox
+from helpdesk.models import Channel, Delivery, Kind, Notification, Status, Ticket, TicketEvent
+from helpdesk.services import (
+    ServiceError,
+    notification_resend,
+    other_open_tickets,
+    password_issue,
+    ticket_reject,
+    ticket_submit,
+    ticket_take,
+)
+from helpdesk.sms import locmem
+from helpdesk.tasks import deliver_notification
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+PHONE = "+79123456789"
+EMAIL = "director@school1234.ru"
+# Any 12-character word made of the issued-password alphabet, standing alone.
+PASSWORD_SHAPED = re.compile(rf"(?<![A-Za-z0-9])[{outbox.PASSWORD_ALPHABET}]{{12}}(?![A-Za-z0-9])")
+SMS_PASSWORD = re.compile(r"новый пароль: ([A-Za-z0-9]+)")
+
+
+class TicketFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Ticket
+
+    organization_name = "ГБОУ «Школа № 1234»"
+    information_system = "fis_oko"
+    region_id = "77"
+    phone = PHONE
+    email = EMAIL
+    organization_type = "school"
+    login = "sch771234"
+    role = "school"
+    person_name = "Иванова Мария Петровна"
+    reason = "lost"
+    description = "Замена пароля"
+
+
+@pytest.fixture(autouse=True)
+def sms_outbox(settings):
+    settings.SMS_BACKEND = "locmem"
+    locmem.outbox.clear()
+    yield locmem.outbox
+    locmem.outbox.clear()
+
+
+@pytest.fixture
+def ticket(db):
+    return TicketFactory()
+
+
+def sms_password(message):
+    match = SMS_PASSWORD.search(message.text)
+    assert match, "the SMS carries no password"
+    return match.group(1)
+
+
+def log_in(username, password):
+    client = Client()
+    response = client.post("/login/", {"username": username, "password": password})
+    return client, response
+
+
+def assert_untouched(ticket, status=Status.NEW, assignee=None):
+    ticket.refresh_from_db()
+    assert ticket.status == status
+    assert ticket.assignee == assignee
+    assert ticket.rejection_reason == ""
+    assert not TicketEvent.objects.filter(ticket=ticket).exists()
+    assert not Notification.objects.filter(ticket=ticket).exists()
+
+
+# ticket_submit
+
+
+def test_submitted_ticket_is_new_with_an_event_and_a_confirmation_email(
+    valid_data, mailoutbox, django_capture_on_commit_callbacks
+):
+    data = {k: v for k, v in valid_data.items() if k not in {"consent", "website"}}
+    data.update(region_id=data.pop("region"), phone=PHONE)
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = ticket_submit(data=data, files=[])
+    assert ticket.status == Status.NEW and ticket.role == "school"
+    assert [(e.from_status, e.to_status) for e in ticket.events.all()] == [("", Status.NEW)]
+    assert [m.subject for m in mailoutbox] == [f"Заявка № {ticket.number} принята"]
+    assert Notification.objects.get(ticket=ticket).status == Delivery.SENT
+
+
+# ticket_take
+
+
+def test_take_puts_a_new_ticket_in_progress_with_the_operator_as_assignee(ticket, operator):
+    ticket_take(ticket=ticket, by=operator)
+    ticket.refresh_from_db()
+    assert ticket.status == Status.IN_PROGRESS
+    assert ticket.assignee == operator
+    event = TicketEvent.objects.get(ticket=ticket)
+    assert (event.actor, event.from_status, event.to_status) == (operator, Status.NEW, Status.IN_PROGRESS)
+    assert "operator" in event.comment
+
+
+@pytest.mark.parametrize("closed, label", [(Status.DONE, "выполнена"), (Status.REJECTED, "отклонена")])
+def test_take_on_a_closed_ticket_is_refused_and_changes_nothing(operator, closed, label):
+    ticket = TicketFactory(status=closed)
+    with pytest.raises(ServiceError) as info:
+        ticket_take(ticket=ticket, by=operator)
+    assert str(info.value) == f"Заявка № {ticket.number} уже закрыта ({label})."
+    assert_untouched(ticket, status=closed)
+
+
+# password_issue
+
+
+def test_password_issue_closes_the_ticket_and_queues_an_sms_and_an_email(
+    ticket, school, operator, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        password_issue(ticket=ticket, by=operator)
+    ticket.refresh_from_db()
+    assert ticket.status == Status.DONE
+    assert ticket.assignee == operator
+    event = TicketEvent.objects.get(ticket=ticket)
+    assert (event.actor, event.from_status, event.to_status) == (operator, Status.NEW, Status.DONE)
+    assert PHONE in event.comment
+    rows = Notification.objects.filter(ticket=ticket).order_by("pk")
+    assert [(n.channel, n.kind, n.recipient, n.status) for n in rows] == [
+        (Channel.SMS, Kind.PASSWORD, PHONE, Delivery.SENT),
+        (Channel.EMAIL, Kind.DONE, EMAIL, Delivery.SENT),
+    ]
+
+
+def test_password_issue_keeps_the_operator_who_took_the_ticket(
+    ticket, school, operator, django_capture_on_commit_callbacks
+):
+    other = User.objects.create_user("operator2", password=PASSWORD, is_staff=True)
+    ticket_take(ticket=ticket, by=other)
+    with django_capture_on_commit_callbacks(execute=True):
+        password_issue(ticket=ticket, by=operator)
+    ticket.refresh_from_db()
+    assert ticket.assignee == other
+    assert [e.to_status for e in ticket.events.all()] == [Status.IN_PROGRESS, Status.DONE]
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("no account", "Учётной записи с логином «sch771234» нет: пароль выдать нельзя."),
+        ("inactive", "Учётная запись «sch771234» заблокирована: пароль выдать нельзя."),
+        ("staff", "Учётной записи с логином «sch771234» нет: пароль выдать нельзя."),
+        ("done", "уже закрыта (выполнена)."),
+        ("rejected", "уже закрыта (отклонена)."),
+    ],
+)
+def test_password_issue_refusal_says_why_and_changes_nothing(
+    make_account, operator, mailoutbox, sms_outbox, django_capture_on_commit_callbacks, case, message
+):
+    status = {"done": Status.DONE, "rejected": Status.REJECTED}.get(case, Status.NEW)
+    if case == "inactive":
+        make_account("sch771234", is_active=False)
+    elif case == "staff":
+        User.objects.create_user("sch771234", password=PASSWORD, is_staff=True)
+    elif case != "no account":
+        make_account("sch771234")
+    ticket = TicketFactory(status=status)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(ServiceError) as info:
+        password_issue(ticket=ticket, by=operator)
+    assert str(info.value).endswith(message)
+    assert_untouched(ticket, status=status)
+    assert sms_outbox == [] and mailoutbox == []
+    for account in User.objects.filter(username="sch771234"):
+        assert account.check_password(PASSWORD)
+        assert not account.must_change_password
+
+
+# ticket_reject
+
+
+@pytest.mark.parametrize("reason", ["", "   \n", None])
+def test_reject_without_a_reason_is_refused_and_changes_nothing(ticket, operator, mailoutbox, reason):
+    with pytest.raises(ServiceError) as info:
+        ticket_reject(ticket=ticket, by=operator, reason=reason)
+    assert str(info.value) == "Укажите причину отклонения."
+    assert_untouched(ticket)
+    assert mailoutbox == []
+
+
+def test_reject_records_the_reason_and_emails_it(
+    ticket, operator, mailoutbox, django_capture_on_commit_callbacks
+):
+    reason = "Скан письма без печати организации"
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket_reject(ticket=ticket, by=operator, reason=f"  {reason} \n")
+    ticket.refresh_from_db()
+    assert ticket.status == Status.REJECTED
+    assert ticket.rejection_reason == reason
+    assert ticket.assignee == operator
+    event = TicketEvent.objects.get(ticket=ticket)
+    assert (event.actor, event.from_status, event.to_status, event.comment) == (
+        operator,
+        Status.NEW,
+        Status.REJECTED,
+        reason,
+    )
+    assert len(mailoutbox) == 1
+    mail = mailoutbox[0]
+    assert mail.subject == f"Заявка № {ticket.number} отклонена"
+    assert mail.to == [EMAIL]
+    assert mail.from_email == django_settings.DEFAULT_FROM_EMAIL
+    assert reason in mail.body
+    assert reason in mail.alternatives[0][0]
+    assert Notification.objects.get(ticket=ticket).status == Delivery.SENT
+
+
+def test_rejected_ticket_shows_the_reason_on_the_status_page(
+    client, ticket, operator, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket_reject(ticket=ticket, by=operator, reason="Скан письма без печати организации")
+    html = client.post("/apply/status/", {"number": ticket.number, "email": EMAIL}).content.decode()
+    assert 'data-testid="ticket-status">Отклонена<' in html
+    assert "Скан письма без печати организации" in html
+
+
+def test_reject_on_a_closed_ticket_is_refused_and_changes_nothing(operator, mailoutbox):
+    ticket = TicketFactory(status=Status.DONE)
+    with pytest.raises(ServiceError, match="уже закрыта"):
+        ticket_reject(ticket=ticket, by=operator, reason="Поздно")
+    assert_untouched(ticket, status=Status.DONE)
+    assert mailoutbox == []
+
+
+# notification_resend
+
+
+@pytest.mark.parametrize("status", [Delivery.PENDING, Delivery.SENT])
+def test_resend_is_only_for_failed_notifications(ticket, operator, mailoutbox, status):
+    notification = Notification.objects.create(
+        ticket=ticket, channel=Channel.EMAIL, kind=Kind.RECEIVED, recipient=EMAIL, status=status
+    )
+    with pytest.raises(ServiceError) as info:
+        notification_resend(notification=notification, by=operator)
+    assert str(info.value) == "Повторно отправить можно только уведомление с ошибкой."
+    notification.refresh_from_db()
+    assert notification.status == status
+    assert not TicketEvent.objects.filter(ticket=ticket).exists()
+    assert mailoutbox == []
+
+
+def test_resend_puts_a_failed_email_back_and_it_is_delivered(
+    ticket, operator, mailoutbox, django_capture_on_commit_callbacks
+):
+    notification = Notification.objects.create(
+        ticket=ticket,
+        channel=Channel.EMAIL,
+        kind=Kind.RECEIVED,
+        recipient=EMAIL,
+        status=Delivery.FAILED,
+        attempts=1,
+        last_error="SMTPRecipientsRefused: ...",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        notification_resend(notification=notification, by=operator)
+    notification.refresh_from_db()
+    assert notification.status == Delivery.SENT
+    assert notification.last_error == ""
+    assert notification.sent_at is not None
+    assert [m.subject for m in mailoutbox] == [f"Заявка № {ticket.number} принята"]
+    event = TicketEvent.objects.get(ticket=ticket)
+    assert event.actor == operator
+    assert event.from_status == event.to_status == Status.NEW
+    assert event.comment.startswith("Повторная отправка")
+
+
+def test_resend_of_a_failed_password_sms_sends_a_working_password(
+    school, operator, sms_outbox, django_capture_on_commit_callbacks
+):
+    ticket = TicketFactory(status=Status.DONE)
+    notification = Notification.objects.create(
+        ticket=ticket, channel=Channel.SMS, kind=Kind.PASSWORD, recipient=PHONE, status=Delivery.FAILED
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        notification_resend(notification=notification, by=operator)
+    notification.refresh_from_db()
+    assert notification.status == Delivery.SENT
+    assert len(sms_outbox) == 1
+    _, response = log_in("sch771234", sms_password(sms_outbox[0]))
+    assert response.status_code == 302
+
+
+# other_open_tickets
+
+
+def test_other_open_tickets_lists_only_open_ones_for_the_same_login(ticket):
+    in_progress = TicketFactory(status=Status.IN_PROGRESS)
+    another_new = TicketFactory()
+    TicketFactory(status=Status.DONE)
+    TicketFactory(status=Status.REJECTED)
+    TicketFactory(login="sch775601")
+    assert set(other_open_tickets(ticket)) == {in_progress, another_new}
+
+
+def test_a_single_open_ticket_has_no_others(ticket):
+    TicketFactory(login="sch775601")
+    assert list(other_open_tickets(ticket)) == []
+
+
+# Password issue, end to end
+
+
+def text_columns():
+    for model in apps.get_models():
+        fields = [
+            f.attname
+            for f in model._meta.concrete_fields
+            if isinstance(f, models.CharField | models.TextField)
+        ]
+        if fields:
+            yield model, fields
+
+
+def test_issued_password_reaches_only_the_sms(
+    ticket, school, operator, mailoutbox, sms_outbox, caplog, django_capture_on_commit_callbacks
+):
+    caplog.set_level(logging.DEBUG)
+    with (
+        mock.patch.object(deliver_notification, "delay", wraps=deliver_notification.delay) as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        password_issue(ticket=ticket, by=operator)
+
+    # The SMS carries the password, and it works; the user must then choose their own.
+    assert len(sms_outbox) == 1
+    assert sms_outbox[0].phone == PHONE
+    password = sms_password(sms_outbox[0])
+    assert len(password) == outbox.PASSWORD_LENGTH
+    client, response = log_in("sch771234", password)
+    assert response.status_code == 302 and response.url == "/cabinet/"
+    cabinet = client.get("/cabinet/")
+    assert cabinet.status_code == 302 and cabinet.url == "/password/"
+    _, old = log_in("sch771234", PASSWORD)
+    assert old.status_code == 200
+    school.refresh_from_db()
+    assert not school.check_password(PASSWORD)
+    assert school.must_change_password
+
+    # The email says the request is done, and nothing that looks like a password.
+    assert len(mailoutbox) == 1
+    mail = mailoutbox[0]
+    assert mail.subject == f"Заявка № {ticket.number} выполнена"
+    assert "выполнена" in mail.body and "SMS" in mail.body
+    for text in (mail.subject, mail.body, mail.alternatives[0][0]):
+        assert password not in text
+        assert PASSWORD_SHAPED.findall(text) == []
+
+    # The broker message holds only the notification id.
+    ids = set(Notification.objects.filter(ticket=ticket).values_list("pk", flat=True))
+    assert len(ids) == 2
+    assert [c.args for c in delay.call_args_list] == [(pk,) for pk in sorted(ids)]
+    assert all(c.kwargs == {} for c in delay.call_args_list)
+
+    # No table, no log.
+    assert school.password != password and password not in school.password
+    scanned = 0
+    for model, fields in text_columns():
+        for row in model.objects.values_list(*fields):
+            scanned += 1
+            assert not any(password in str(value) for value in row), model.__name__
+    assert scanned > 0
+    for model in (Ticket, TicketEvent, Notification, User):
+        assert model in dict(text_columns())
+    assert any("sent" in r.getMessage() for r in caplog.records)  # the capture works
+    for record in caplog.records:
+        assert password not in record.getMessage()
+        assert password not in (record.exc_text or "")
+    assert password not in caplog.text
+
+
+def test_without_must_change_the_issued_password_opens_the_cabinet(
+    ticket, school, operator, sms_outbox, settings, django_capture_on_commit_callbacks
+):
+    settings.ISSUED_PASSWORD_MUST_CHANGE = False
+    with django_capture_on_commit_callbacks(execute=True):
+        password_issue(ticket=ticket, by=operator)
+    client, response = log_in("sch771234", sms_password(sms_outbox[0]))
+    assert response.status_code == 302
+    assert client.get("/cabinet/").status_code == 200
+    school.refresh_from_db()
+    assert not school.must_change_password
+    assert "задайте свой пароль" not in sms_outbox[0].text

@@ -1,0 +1,104 @@
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def manage(*args, **env):
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_reports_nothing_with_production_settings():
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(60),
+        ALLOWED_HOSTS="fisoko.example.ru",
+        TRUSTED_PROXY="10.0.0.1",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_debug_with_a_public_host_refuses_to_start():
+    result = manage("check", DEBUG="1", ALLOWED_HOSTS="fisoko.example.ru")
+    assert result.returncode != 0
+    assert "DEBUG is on while ALLOWED_HOSTS names public hosts" in result.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/login/", "/apply/", "/apply/status/"])
+def test_pages_carry_the_security_headers(client, url):
+    response = client.get(url)
+    csp = response["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";") if d.strip())
+    assert directives["script-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "<script>" not in response.content.decode()  # no inline scripts to allow
+
+
+def post_login(client, username, password, **headers):
+    return client.post("/login/", {"username": username, "password": password}, **headers)
+
+
+def fail_five_times(client, **headers):
+    for _ in range(5):
+        response = post_login(client, "sch771234", "wrong", **headers)
+    return response
+
+
+def test_forwarded_for_from_a_client_does_not_dodge_the_lockout(client, school):
+    # No trusted proxy: every request comes from REMOTE_ADDR 127.0.0.1, whatever the header says.
+    for n in range(5):
+        post_login(client, "sch771234", "wrong", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+    assert post_login(client, "sch771234", PASSWORD, HTTP_X_FORWARDED_FOR="198.51.100.7").status_code == 429
+
+
+def test_behind_the_trusted_proxy_each_client_is_locked_out_alone(client, school, settings):
+    settings.TRUSTED_PROXY = "127.0.0.1"
+    attacker = {"HTTP_X_FORWARDED_FOR": "203.0.113.9"}
+    assert fail_five_times(client, **attacker).status_code == 429
+    # The real school, another address behind the same proxy, still logs in.
+    assert post_login(client, "sch771234", PASSWORD, HTTP_X_FORWARDED_FOR="198.51.100.7").status_code == 302
+
+
+def test_behind_the_trusted_proxy_a_forged_first_address_is_ignored(client, school, settings):
+    settings.TRUSTED_PROXY = "127.0.0.1"
+    # The attacker writes a header of its own; the proxy appends the real address after it.
+    for n in range(5):
+        post_login(client, "sch771234", "wrong", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}, 203.0.113.9")
+    assert post_login(client, "sch771234", PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 429
+
+
+@pytest.mark.django_db
+def test_request_form_throttle_uses_the_same_client_address(client, settings, valid_data):
+    settings.TRUSTED_PROXY = "127.0.0.1"
+    settings.HELPDESK_APPLY_RATE = (2, 3600)
+    for _ in range(2):
+        client.post("/apply/", {**valid_data, "phone": "1"}, HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert client.post("/apply/", valid_data, HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 429
+    assert (
+        client.post("/apply/", {**valid_data, "phone": "1"}, HTTP_X_FORWARDED_FOR="198.51.100.7").status_code
+        == 200
+    )
