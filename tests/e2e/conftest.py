@@ -25,16 +25,18 @@ SCREENSHOTS = Path(
     os.environ.get("SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "var" / "screenshots")
 )
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make are fine.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
 # Every e2e module sets this: the live server needs committed data.
 E2E = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    """One Chromium for the browser tests, closed when they end.
+
+    Playwright's sync API runs an event loop in this thread, so Django would refuse the ORM calls
+    the tests and the live server make; the flag is set only while the browser is open, so that it
+    reaches no other test nor any process they start (`check --deploy` rejects it).
+    """
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         reason = f"Chromium not found at {CHROMIUM}: browser tests need Debian's chromium package"
         if os.environ.get("REQUIRE_BROWSER") == "1":
@@ -42,7 +44,8 @@ def browser():
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
