@@ -103,6 +103,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            # A Redis that is down or stuck must not hold a web request: fail within a second.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:
@@ -119,7 +121,15 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "Europe/Moscow"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}  # retries wait at most 600 s
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,  # retries wait at most 600 s
+    # A publish to a Redis that accepts connections but never answers gives up instead of hanging.
+    "socket_timeout": 1,
+    "socket_connect_timeout": 1,
+    "max_retries": 0,  # nor does it wait to reconnect: the outbox row is there for the sweep
+}
+# Queueing after commit is tried once: a row that was not queued waits in the outbox for the sweep.
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2  # a web request must not hang on a broker that is down
 CELERY_BEAT_SCHEDULE = {

@@ -29,10 +29,12 @@ def _eager_tasks():
     """Tasks run in-process even when REDIS_URL names a broker; worker tests opt out."""
     from fisoko_portal.celery import app
 
+    # The configuration came from Django settings with the CELERY_ namespace, and Celery reads the
+    # namespaced key first: setting `task_always_eager` itself would change nothing.
     previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
+    app.conf.CELERY_TASK_ALWAYS_EAGER = True
     yield
-    app.conf.task_always_eager = previous
+    app.conf.CELERY_TASK_ALWAYS_EAGER = previous
 
 
 @pytest.fixture

@@ -215,7 +215,7 @@ def real_parts(settings, tmp_path, reference_data):
     settings.MEDIA_ROOT = tmp_path / "media"
     # The request counts live in the shared Redis and outlast a run; these tests are not about them.
     settings.HELPDESK_APPLY_RATE = (10_000, 3600)
-    app.conf.task_always_eager = False
+    app.conf.CELERY_TASK_ALWAYS_EAGER = False  # the namespaced key: see tests/conftest.py
     app.control.purge()
 
     mailbox = Mailbox()
