@@ -263,6 +263,7 @@ CLAMAV_TIMEOUT = env.float("CLAMAV_TIMEOUT", default=10.0)
 # (requests, seconds) per client address for the public helpdesk pages.
 HELPDESK_APPLY_RATE = (env.int("HELPDESK_APPLY_LIMIT", default=20), 3600)
 HELPDESK_STATUS_RATE = (env.int("HELPDESK_STATUS_LIMIT", default=20), 600)
+HELPDESK_LETTER_RATE = (env.int("HELPDESK_LETTER_LIMIT", default=60), 3600)  # each one builds a .docx
 
 LOGGING = {
     "version": 1,

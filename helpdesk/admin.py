@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
@@ -261,7 +262,9 @@ class TicketAdmin(admin.ModelAdmin):
         return own + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        ticket = get_object_or_404(Ticket, pk=object_id)
+        ticket = self.get_object(request, unquote(object_id))
+        if ticket is None:  # no such request, or not a number: the admin's own «not found» answer
+            return super().change_view(request, object_id, form_url, extra_context)
         extra_context = {
             **(extra_context or {}),
             "ticket": ticket,

@@ -44,6 +44,8 @@ def done(request):
 @require_POST
 def letter_template(request):
     """The letter as .docx, pre-filled with what the form holds so far (nothing is stored)."""
+    if not allow(request, "letter", *settings.HELPDESK_LETTER_RATE):
+        return _throttled(request)
     variant = request.POST.get("variant")
     if variant not in (letter.COORDINATOR, letter.SCHOOL):
         variant = letter.SCHOOL

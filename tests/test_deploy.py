@@ -33,9 +33,30 @@ def test_check_deploy_reports_nothing_with_production_settings():
         SECRET_KEY=secrets.token_urlsafe(60),
         ALLOWED_HOSTS="fisoko.example.ru",
         TRUSTED_PROXY="10.0.0.1",
+        EMAIL_URL="smtp+tls://servicedesk:secret@mail.example.ru:587",
+        SMS_BACKEND="smsc",
+        SMSC_LOGIN="fisoko",
+        SMSC_PASSWORD="secret",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_mail_and_sms_would_stay_on_the_host():
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(60),
+        ALLOWED_HOSTS="fisoko.example.ru",
+        SMS_BACKEND="file",
+        EMAIL_URL="",
+    )
+    assert result.returncode != 0
+    assert "(helpdesk.W001) SMS_BACKEND is 'file': issued passwords reach no phone" in result.stderr
+    assert "(helpdesk.W002) Email is kept on this host" in result.stderr
 
 
 def test_debug_with_a_public_host_refuses_to_start():

@@ -229,8 +229,9 @@ def count_queries(client, url):
     "url", ["/cabinet/", "/cabinet/vpr/", "/cabinet/accounts/", "/cabinet/accounts/?q=Школа"]
 )
 def test_cabinet_queries_do_not_grow_with_the_region(
-    regional_coordinator, django_assert_max_num_queries, url
+    regional_coordinator, django_assert_max_num_queries, url, settings, tmp_path
 ):
+    settings.MEDIA_ROOT = tmp_path
     material = Material.objects.create(tab=Tab.VPR, title="С файлами")
     MaterialFile.objects.create(material=material, file=ContentFile(b"x", name="a.txt"))
     client = login_client(regional_coordinator)

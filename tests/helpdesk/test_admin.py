@@ -480,7 +480,6 @@ def test_staff_without_permissions_cannot_resend(staff_without_perms, ticket, ma
 
 
 def test_staff_without_permissions_cannot_see_a_request_through_the_reject_form(staff_without_perms, ticket):
-    # Known bug: reject_view checks the permission only when a non-blank reason is posted.
     client = login_client(staff_without_perms)
     assert client.get(change_url(ticket)).status_code == 403  # the ordinary page is closed to them
     for response in [
@@ -546,3 +545,10 @@ def test_notification_kinds_sent_for_a_done_request(op, school, ticket, django_c
     }
     html = op.get(change_url(ticket)).content.decode()
     assert "Новый пароль (SMS)" in html and "Заявка выполнена" in html
+
+
+@pytest.mark.parametrize("object_id", ["abc", "999999"])
+def test_request_page_for_an_unknown_or_malformed_id_says_it_does_not_exist(op, ticket, object_id):
+    response = op.get(f"/admin/helpdesk/ticket/{object_id}/change/", follow=True)
+    assert response.status_code == 200
+    assert f"Заявка с ID “{object_id}“ не существует" in response.content.decode()

@@ -52,3 +52,13 @@ def test_apply_page_offers_both_letters(client):
     assert 'formaction="/apply/letter/"' in html
     assert "Скачать шаблон письма для образовательной организации" in html
     assert "Скачать шаблон письма для координатора" in html
+
+
+def test_letter_template_is_throttled_per_address(client, settings):
+    settings.HELPDESK_LETTER_RATE = (2, 3600)
+    for _ in range(2):
+        assert client.post("/apply/letter/", {"variant": "school"}).status_code == 200
+    response = client.post("/apply/letter/", {"variant": "school"})
+    assert response.status_code == 429
+    assert "Слишком много запросов" in response.content.decode()
+    assert client.post("/apply/letter/", {"variant": "school"}, REMOTE_ADDR="10.0.0.2").status_code == 200

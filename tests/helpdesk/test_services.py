@@ -226,6 +226,19 @@ def test_reject_records_the_reason_and_emails_it(
     assert Notification.objects.get(ticket=ticket).status == Delivery.SENT
 
 
+def test_reason_reads_as_typed_in_the_text_mail_and_escaped_in_the_html_one(
+    ticket, operator, mailoutbox, django_capture_on_commit_callbacks
+):
+    reason = 'Нет подписи и «М.П.» & печати: "<руководитель>"'
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket_reject(ticket=ticket, by=operator, reason=reason)
+    mail = mailoutbox[0]
+    assert f"Причина: {reason}\n" in mail.body
+    assert "&amp;" not in mail.body and "&quot;" not in mail.body
+    html = mail.alternatives[0][0]
+    assert "&amp; печати: &quot;&lt;руководитель&gt;&quot;" in html and "<руководитель>" not in html
+
+
 def test_rejected_ticket_shows_the_reason_on_the_status_page(
     client, ticket, operator, django_capture_on_commit_callbacks
 ):

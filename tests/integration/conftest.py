@@ -312,10 +312,14 @@ def local_redis(real_parts, settings):
     It depends on ``real_parts`` so that Redis is back before the worker is stopped and the queue purged.
     """
     url = urlsplit(settings.REDIS_URL)
-    if (url.hostname, url.port or 6379) != (REDIS_HOST, REDIS_PORT):
-        pytest.skip(f"this test restarts the local Redis, and REDIS_URL is not {REDIS_HOST}:{REDIS_PORT}")
-    if not (shutil.which("redis-server") and shutil.which("redis-cli")):
-        pytest.skip("redis-server and redis-cli are needed to restart the local Redis")
+    require_service(
+        (url.hostname, url.port or 6379) == (REDIS_HOST, REDIS_PORT),
+        f"this test restarts the local Redis, and REDIS_URL is not {REDIS_HOST}:{REDIS_PORT}",
+    )
+    require_service(
+        shutil.which("redis-server") and shutil.which("redis-cli"),
+        "redis-server and redis-cli are needed to restart the local Redis",
+    )
     redis = LocalRedis()
     try:
         yield redis
