@@ -70,6 +70,10 @@ def deliver(notification_id):
             notification.sent_at = timezone.now()
             notification.last_error = ""
             notification.save()
+            if notification.kind == Kind.PASSWORD:
+                from .services import password_sent  # services queues through tasks, which import this
+
+                password_sent(ticket=notification.ticket)
     except Exception as error:
         return _record_failure(notification_id, error)
     log.info("Notification %s sent", notification_id)

@@ -106,8 +106,8 @@ def password_issue(*, ticket, by):
         if ticket.assignee_id is None:
             ticket.assignee = by
         ticket.save(update_fields=["status", "assignee", "updated_at"])
+        # The answer by email («the password went by SMS») is written once the SMS has gone: outbox.py.
         _notify(ticket, Channel.SMS, Kind.PASSWORD)
-        _notify(ticket, Channel.EMAIL, Kind.DONE)
     return ticket
 
 
@@ -177,6 +177,11 @@ def _record(ticket, by, to_status, comment):
 def _notify(ticket, channel, kind):
     recipient = ticket.phone if channel == Channel.SMS else ticket.email
     _queue(Notification.objects.create(ticket=ticket, channel=channel, kind=kind, recipient=recipient))
+
+
+def password_sent(*, ticket):
+    """The password SMS went out: now the email may say so. Runs in the transaction that sent it."""
+    _notify(ticket, Channel.EMAIL, Kind.DONE)
 
 
 def _queue(notification):

@@ -109,6 +109,8 @@ def test_transient_sms_failure_keeps_the_old_password_and_a_later_attempt_sends_
     assert password_sms.sent_at is None
     assert sms_outbox == []
     assert_old_password_valid(school)
+    answers = Notification.objects.filter(ticket=password_sms.ticket, kind=Kind.DONE)
+    assert not answers.exists(), "the email would say the password went by SMS while it has not"
 
     assert outbox.deliver(password_sms.pk) is None
     password_sms.refresh_from_db()
@@ -120,6 +122,7 @@ def test_transient_sms_failure_keeps_the_old_password_and_a_later_attempt_sends_
     assert len(sms_outbox) == 1
     assert logs_in(sms_password(sms_outbox[0]))
     assert not logs_in(PASSWORD)
+    assert [(n.channel, n.recipient) for n in answers] == [(Channel.EMAIL, password_sms.ticket.email)]
 
 
 def test_permanent_sms_failure_fails_at_once_and_is_not_retried(settings, school, password_sms, sms_outbox):
@@ -254,7 +257,7 @@ def test_sweep_requeues_overdue_rows_and_leaves_future_ones(settings, school, ma
         ticket=ticket, channel=Channel.SMS, kind=Kind.PASSWORD, recipient=PHONE, next_attempt_at=past
     )
     overdue_email = Notification.objects.create(
-        ticket=ticket, channel=Channel.EMAIL, kind=Kind.DONE, recipient=EMAIL, next_attempt_at=past
+        ticket=ticket, channel=Channel.EMAIL, kind=Kind.RECEIVED, recipient=EMAIL, next_attempt_at=past
     )
     waiting = Notification.objects.create(
         ticket=ticket,
@@ -278,10 +281,13 @@ def test_sweep_requeues_overdue_rows_and_leaves_future_ones(settings, school, ma
     for row in (overdue_sms, overdue_email):
         row.refresh_from_db()
         assert row.status == Delivery.SENT
-    assert [m.subject for m in mailoutbox] == [f"Заявка № {ticket.number} выполнена"]
+    assert [m.subject for m in mailoutbox] == [f"Заявка № {ticket.number} принята"]
     assert logs_in(sms_password(sms_outbox[0]))
     waiting.refresh_from_db()
     assert (waiting.status, waiting.attempts) == (Delivery.PENDING, 1)
+    # The SMS went out, which wrote the answer by email; the broker never got it, the sweep does.
+    assert sweep_outbox() == 1
+    assert [m.subject for m in mailoutbox][1:] == [f"Заявка № {ticket.number} выполнена"]
     assert sweep_outbox() == 0
 
 
