@@ -202,8 +202,6 @@ STORAGES = {
 }
 # Never served by URL: files reach users only through views that check access.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
-if "MEDIA_ROOT" not in env:
-    Path(MEDIA_ROOT).mkdir(mode=0o700, exist_ok=True)  # /health/ checks that it is there
 # Several web and worker hosts share one S3-compatible bucket. Objects are private: no public
 # URL works, and files still reach staff only through the download view, read from the bucket.
 S3_BUCKET = env.str("S3_BUCKET", default="")
@@ -227,6 +225,8 @@ if S3_BUCKET:
             ),
         },
     }
+else:
+    Path(MEDIA_ROOT).mkdir(mode=0o700, parents=True, exist_ok=True)  # /health/ checks that it is there
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
