@@ -28,10 +28,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 def json_log(caplog):
     """Every log line of the test, formatted as production formats it with LOG_JSON=1."""
     caplog.set_level(logging.DEBUG)
-    caplog.handler.setFormatter(JsonFormatter())
+    formatter = JsonFormatter()
 
     def lines():
-        return [json.loads(line) for line in caplog.text.splitlines() if line.startswith("{")]
+        return [json.loads(formatter.format(record)) for record in caplog.records]
 
     return lines
 
