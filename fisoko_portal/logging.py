@@ -84,17 +84,24 @@ class RequestLogMiddleware:
         request.id = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         response = self.get_response(request)
         response["X-Request-ID"] = request.id
-        user = getattr(request, "user", None)
         fields = {
             "request_id": request.id,
             "method": request.method,
             "path": request.path,  # never the query string: searches carry emails and phones
             "status": response.status_code,
             "duration_ms": round((time.monotonic() - started) * 1000, 1),
-            "user": user.get_username() if user is not None and user.is_authenticated else "anonymous",
+            "user": _login(request),
         }
         request_log.info("%(method)s %(path)s %(status)s %(duration_ms)sms", fields, extra=fields)
         return response
+
+
+def _login(request):
+    user = getattr(request, "user", None)
+    try:
+        return user.get_username() if user is not None and user.is_authenticated else "anonymous"
+    except Exception:  # the session could not be loaded (database down): the line still goes out
+        return "unknown"
 
 
 _task_started = {}

@@ -100,13 +100,15 @@ def test_one_query_no_session_no_cookie(client, settings, django_assert_num_quer
 
 PROBE = (
     "import json, django; django.setup(); from django.test import Client; "
-    "c = Client(HTTP_HOST='127.0.0.1'); h = c.get('/health/'); "
-    "print(json.dumps({'health': h.status_code, 'body': h.json(), 'login': c.get('/login/').status_code}))"
+    "c = Client(HTTP_HOST='127.0.0.1'); c.cookies['sessionid'] = 'a' * 32; h = c.get('/health/'); "
+    "print(json.dumps({'health': h.status_code, 'body': h.json(), 'id': h.get('X-Request-ID'), "
+    "'login': c.get('/login/').status_code}))"
 )
 
 
 def test_database_unreachable_turns_it_503_and_plain_http_is_not_redirected():
-    """A web process whose database is gone, with production settings (SSL redirect on)."""
+    """A web process whose database is gone, with production settings (SSL redirect on), probed by a
+    client that carries a session cookie (the request log cannot load the session either)."""
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "S3_BUCKET"}}
     env.update(
         DJANGO_SETTINGS_MODULE="fisoko_portal.settings",
@@ -121,4 +123,5 @@ def test_database_unreachable_turns_it_503_and_plain_http_is_not_redirected():
     probe = json.loads(result.stdout.splitlines()[-1])
     assert probe["health"] == 503
     assert probe["body"]["failing"] == ["database"]
+    assert probe["id"]  # the response still went out through the request log
     assert probe["login"] == 301  # every other page still goes to HTTPS
