@@ -115,6 +115,7 @@ def _task_prerun(task_id=None, **kwargs):
 @signals.task_postrun.connect
 def _task_postrun(task_id=None, task=None, state=None, **kwargs):
     started = _task_started.pop(task_id, None)
+    state = state or "FAILURE"  # run eagerly, a task's exception escapes before Celery sets the state
     fields = {
         "task": task.name,
         "task_id": task_id,

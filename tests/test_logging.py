@@ -123,3 +123,26 @@ def test_log_json_setting_makes_every_line_json_and_masked():
     line = json.loads(result.stderr.strip().splitlines()[-1])
     assert line["level"] == "WARNING" and line["logger"] == "helpdesk.outbox"
     assert line["message"] == "refused: d***@school1234.ru, +7912*****89"
+
+
+def test_failed_task_logs_its_state_as_a_warning(json_log):
+    from fisoko_portal.celery import app
+
+    @app.task(name="tests.refused_mail")
+    def refused_mail():
+        raise RuntimeError("550 mailbox unavailable")
+
+    with pytest.raises(RuntimeError):
+        refused_mail.delay()
+    [task] = [line for line in json_log() if line["logger"] == "fisoko.task"]
+    assert (task["task"], task["state"], task["level"]) == ("tests.refused_mail", "FAILURE", "WARNING")
+
+
+def test_a_traceback_is_masked_too(json_log):
+    try:
+        raise RuntimeError("550 mailbox unavailable: director@school1234.ru")
+    except RuntimeError:
+        logging.getLogger("helpdesk.outbox").exception("Notification 7 failed")
+    [line] = [line for line in json_log() if line["logger"] == "helpdesk.outbox"]
+    assert "550 mailbox unavailable: d***@school1234.ru" in line["exception"]
+    assert "director@" not in json.dumps(line)
