@@ -20,7 +20,8 @@ task_log = logging.getLogger("fisoko.task")
 EMAIL = re.compile(r"([\w.%+-])[\w.%+-]*@([\w-]+(?:\.[\w-]+)+)")
 # A Russian number as people write it: +7 or 8, then ten digits with spaces, dashes, brackets.
 PHONE = re.compile(r"(?<![\w+])(?:\+7|8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?!\d)")
-PASSWORD = re.compile(r"(?i)(парол\w*|password\w*|passwd|secret\w*)(\"?\s*[:=]?\s*\"?\s*)[^\s\"',;&]+")
+# A value after «пароль:», «password=», «secret_key: "…"» and the like.
+PASSWORD = re.compile(r"(?i)(парол\w*|password\w*|passwd|secret\w*)(\"?\s*[:=]\s*\"?)[^\s\"',;&]+")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 # What a request or task line carries besides its message (see ``JsonFormatter``).
 FIELDS = ["request_id", "method", "path", "status", "duration_ms", "user", "task", "task_id", "state"]

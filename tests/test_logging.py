@@ -42,6 +42,8 @@ def test_mask_keeps_enough_to_tell_contacts_apart():
     assert mask("phone 8 (912) 345-67-89") == "phone +7912*****89"
     assert mask("Логин sch771234, новый пароль: Xy7kPq2mZt9A.") == "Логин sch771234, новый пароль: ***"
     assert mask("request 2026-12-01 sch771234 took 12 ms") == "request 2026-12-01 sch771234 took 12 ms"
+    assert mask('{"password": "hunter2-long", "secret_key":"abc"}') == '{"password": "***", "secret_key":"***"}'
+    assert mask("password_issue for sch771234: SMS queued") == "password_issue for sch771234: SMS queued"
 
 
 def test_filed_request_logs_one_line_with_its_fields_and_no_contacts(
