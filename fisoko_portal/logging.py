@@ -63,7 +63,7 @@ class JsonFormatter(logging.Formatter):
         for field in FIELDS:
             value = getattr(record, field, None)
             if value is not None:
-                entry[field] = mask(value) if isinstance(value, str) else value
+                entry[field] = mask(value) if field in ("path", "user") else value
         if record.exc_info:
             entry["exception"] = mask(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
