@@ -62,7 +62,7 @@ def bucket(settings):
     )
     client.create_bucket(Bucket=BUCKET)
     settings.STORAGES = storages_from_environment(**env)
-    client.endpoint = endpoint
+    client.endpoint, client.server = endpoint, server
     yield client
     server.stop()
 
@@ -121,3 +121,32 @@ def test_health_checks_the_bucket(bucket, client):
     bucket.delete_bucket(Bucket=BUCKET)
     response = client.get("/health/")
     assert response.status_code == 503 and response.json()["failing"] == ["storage"]
+
+
+def test_purge_with_the_bucket_unreachable_still_blanks_the_request_and_names_the_file(
+    bucket, operator, caplog, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = services.ticket_submit(
+            data={
+                "organization_name": "ГБОУ «Школа № 1234»",
+                "information_system": "fis_oko",
+                "region_id": "77",
+                "phone": "+79123456789",
+                "email": "director@school1234.ru",
+                "organization_type": "school",
+                "login": "sch771234",
+                "person_name": "Иванова Мария Петровна",
+                "reason": "lost",
+                "description": "Замена пароля",
+            },
+            files=[(pdf(), "scan.pdf", "application/pdf")],
+        )
+        services.ticket_reject(ticket=ticket, by=operator, reason="Нет подписи руководителя")
+    name = ticket.attachments.get().file.name
+    closed_at = TicketEvent.objects.get(ticket=ticket, to_status="rejected").created_at
+    bucket.server.stop()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert personal_data_purge(now=closed_at + timedelta(days=91)) == 1
+    assert Ticket.objects.get().email == ""
+    assert f"Could not delete attachment file {name}" in caplog.text
