@@ -1,7 +1,7 @@
 """/health/ for load balancers: are the database, Redis and the file storage there?
 
 Cheap enough to call every second: no session, no template, one round trip to each part,
-each with a timeout of a second or two, and nothing written.
+each with a timeout of a second or two (libpq's minimum connect_timeout is 2 s), and nothing written.
 """
 
 import functools
@@ -32,11 +32,30 @@ def _redis():
     _redis_client(settings.REDIS_URL).ping()
 
 
+@functools.cache
+def _s3_client(endpoint_url, region_name, access_key, secret_key):
+    """The storage's bucket, asked with a one-second budget instead of the storage's own retries."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 1, "mode": "standard"})
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=region_name,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=config,
+    )
+
+
 def _storage():
-    bucket = getattr(default_storage, "bucket_name", None)
-    if bucket:  # S3: the bucket answers and these keys may use it
-        default_storage.connection.meta.client.head_bucket(Bucket=bucket)
-    elif not default_storage.exists(""):  # a local or mounted directory: it is there
+    storage = default_storage
+    bucket = getattr(storage, "bucket_name", None)
+    if bucket:  # S3: the bucket answers, and these keys may use it
+        client = _s3_client(storage.endpoint_url, storage.region_name, storage.access_key, storage.secret_key)
+        client.head_bucket(Bucket=bucket)
+    elif not storage.exists(""):  # a local or mounted directory: it is there
         raise FileNotFoundError("the storage root does not exist")
 
 

@@ -221,7 +221,7 @@ if S3_BUCKET:
             "file_overwrite": False,
             # Bounded, so that a storage outage fails requests (and /health/) instead of hanging them.
             "client_config": Config(
-                connect_timeout=2, read_timeout=20, retries={"max_attempts": 2, "mode": "standard"}
+                connect_timeout=2, read_timeout=10, retries={"max_attempts": 2, "mode": "standard"}
             ),
         },
     }
