@@ -103,8 +103,15 @@ def test_stack_serves_files_a_request_mails_it_and_stops_on_ctrl_c(real_parts, v
             command(p) for p in processes if alive(p)
         ]
     finally:
+        # A failed test must not leave a worker behind to take the next run's tasks: gunicorn, the
+        # worker and beat each run in a session of their own, so they are found by descent, not group.
+        processes = set(processes) | set(descendants(stack.pid))
         if stack.poll() is None:
-            os.killpg(stack.pid, signal.SIGKILL)
+            os.killpg(stack.pid, signal.SIGINT)
+            try:
+                stack.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(stack.pid, signal.SIGKILL)
         for pid in processes:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
@@ -113,6 +120,6 @@ def test_stack_serves_files_a_request_mails_it_and_stops_on_ctrl_c(real_parts, v
 
 def _answers(base):
     try:
-        return requests.get(f"{base}/health/", timeout=2).status_code in (200, 503)
-    except requests.ConnectionError:
+        return requests.get(f"{base}/health/", timeout=5).status_code in (200, 503)
+    except requests.RequestException:  # not listening yet, or still booting its workers
         return False
