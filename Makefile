@@ -1,11 +1,12 @@
 # `make run` and `make test` set up everything they need on a fresh machine
 # with Python 3.11+: a virtualenv in .venv with the pinned requirements.
+# `make stack` needs PostgreSQL and Redis installed too (see bin/stack and docs/DEPLOY.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test lint venv load
+.PHONY: run test lint venv load stack
 
 $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -19,6 +20,10 @@ run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py runserver $(HOST)
+
+# gunicorn, a Celery worker and beat under honcho, on the machine's PostgreSQL and Redis; Ctrl-C stops it.
+stack: venv
+	GUNICORN_BIND=$(HOST) bin/stack
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts import views as accounts_views
+from fisoko_portal import health
 
 admin.site.site_header = "ФИС ОКО — служба технической поддержки"
 admin.site.site_title = "ФИС ОКО"
@@ -16,4 +17,5 @@ urlpatterns = [
     path("cabinet/", include("cabinet.urls")),
     path("apply/", include("helpdesk.urls")),
     path("admin/", admin.site.urls),
+    path("health/", health.health, name="health"),
 ]

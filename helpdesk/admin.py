@@ -12,7 +12,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from . import services
+from . import outbox, services
 from .models import Attachment, AttachmentDownload, Delivery, Notification, Status, Ticket, TicketEvent
 from .previews import PREVIEWABLE, preview_png
 
@@ -260,6 +260,20 @@ class TicketAdmin(admin.ModelAdmin):
             path("attachment/<int:pk>/preview/", self.preview_view, name="helpdesk_attachment_preview"),
         ]
         return own + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        # Mail or SMS that does not go out is what operators hear about first: the line says so.
+        queued, failed = outbox.backlog(COUNT_CAP)
+        notifications = reverse("admin:helpdesk_notification_changelist")
+        extra_context = {
+            **(extra_context or {}),
+            "outbox_queued": queued,
+            "outbox_failed": failed,
+            "outbox_cap": COUNT_CAP if queued > COUNT_CAP else None,
+            "outbox_queued_url": f"{notifications}?status__in={Delivery.PENDING},{Delivery.FAILED}",
+            "outbox_failed_url": f"{notifications}?status__exact={Delivery.FAILED}",
+        }
+        return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         ticket = self.get_object(request, unquote(object_id))

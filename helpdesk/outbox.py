@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -139,3 +139,15 @@ def due_for_retry(grace=60):
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:1000]
     )
+
+
+def backlog(cap):
+    """(notifications not sent yet, of them failed for good), each counted up to ``cap`` + 1 rows.
+
+    One query on the (status, next_attempt_at) index, so that it may stand on every page of the list.
+    """
+    rows = Notification.objects.filter(status__in=[Delivery.PENDING, Delivery.FAILED]).order_by()
+    counts = rows.values("status")[: cap + 1].aggregate(
+        total=Count("pk"), failed=Count("pk", filter=Q(status=Delivery.FAILED))
+    )
+    return counts["total"], counts["failed"]

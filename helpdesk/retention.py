@@ -114,6 +114,6 @@ def _delete_files(names):
     for name in names:
         try:
             storage.delete(name)
-        except OSError:
+        except Exception:  # OSError on disk, botocore's own errors on S3: the other files still go
             # Stored names are random and say nothing about the person.
             log.warning("Could not delete attachment file %s", name, exc_info=True)

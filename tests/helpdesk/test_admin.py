@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.management.commands.seed_demo import OPERATOR_LOGIN, OPERATOR_PASSWORD
 from accounts.models import User
-from helpdesk import services
+from helpdesk import outbox, services
 from helpdesk.admin import COUNT_CAP
 from helpdesk.models import Delivery, Kind, Notification, Status, Ticket
 from helpdesk.sms import locmem
@@ -209,6 +209,25 @@ def test_list_never_counts_the_whole_table(op):
     assert counts, queries
     for sql in counts:
         assert re.search(rf"LIMIT {COUNT_CAP + 1}\b", sql), sql
+
+
+def test_list_shows_the_notification_backlog_and_links_to_it(op, settings, file_ticket):
+    file_ticket()  # its confirmation went out
+    settings.EMAIL_BACKEND = "tests.helpdesk.failing_mail.FailingBackend"
+    retrying = file_ticket(login="sch770017").notifications.get()
+    given_up = file_ticket(login="sch775601").notifications.get()
+    while given_up.status == Delivery.PENDING:
+        outbox.deliver(given_up.pk)
+        given_up.refresh_from_db()
+    assert given_up.status == Delivery.FAILED
+
+    html = op.get(LIST_URL).content.decode()
+    assert "В очереди уведомлений: 2, из них с ошибкой: 1" in re.sub(r"<[^>]+>", "", html)
+    queued_url, failed_url = re.findall(r'<a href="([^"]+)">(?:В очереди|с ошибкой)', html)
+    queued = op.get(queued_url.replace("&amp;", "&"))
+    assert {n.pk for n in queued.context["cl"].result_list} == {retrying.pk, given_up.pk}
+    failed = op.get(failed_url.replace("&amp;", "&"))
+    assert [n.pk for n in failed.context["cl"].result_list] == [given_up.pk]
 
 
 # The request page
