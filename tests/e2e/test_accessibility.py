@@ -68,3 +68,53 @@ def test_keyboard_reaches_the_login_form_with_visible_focus(page, make_account):
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url("**/cabinet/")
+
+
+FOCUSED = """() => {
+    const e = document.activeElement, s = getComputedStyle(e);
+    return {
+        key: e.name || e.id || e.innerText.trim(),
+        tag: e.tagName,
+        ring: (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== "none",
+    };
+}"""
+
+
+def tab_through(page, presses=60):
+    """Press Tab from the top of the page; what received the focus, in order, and whether it showed."""
+    page.locator("body").focus()
+    seen = []
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        if focused["tag"] == "BODY" or (seen and focused == seen[0]):
+            break
+        seen.append(focused)
+    return seen
+
+
+def test_keyboard_reaches_every_control_of_the_request_form_with_visible_focus(page):
+    page.goto("/apply/")
+    controls = page.eval_on_selector_all(
+        "main form input:not([type=hidden]), main form select, main form textarea, main form button",
+        "els => els.filter(e => !e.disabled && e.tabIndex >= 0 && e.getClientRects().length)"
+        ".map(e => e.name || e.id || e.innerText.trim())",
+    )
+    assert len(controls) >= 12 and "website" not in controls  # the honeypot stays out of the way
+    seen = tab_through(page)
+    reached = [f["key"] for f in seen]
+    assert [c for c in controls if c not in reached] == []
+    assert [f["key"] for f in seen if not f["ring"]] == []
+
+
+def test_keyboard_reaches_the_operators_actions_on_a_request(new_page, make_account, tmp_path):
+    make_account("sch771234")
+    number = file_request(new_page(), tmp_path)
+    staff = operator_page(new_page)
+    open_request(staff, number)
+    reached = [f["key"] for f in tab_through(staff, presses=120)]
+    for action in ["Взять в работу", "Выдать новый пароль", "Отклонить", "Скачать"]:
+        assert action in reached, reached
+    staff.get_by_role("button", name="Выдать новый пароль").focus()
+    staff.keyboard.press("Enter")
+    expect(staff.get_by_text(f"Заявка № {number} выполнена")).to_be_visible()
