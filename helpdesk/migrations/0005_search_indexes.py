@@ -4,7 +4,6 @@ import django.db.models.functions.text
 from django.conf import settings
 from django.db import migrations, models
 
-
 TRIGRAM_INDEX = "ticket_org_trgm"
 
 

@@ -114,9 +114,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if not settings.DEBUG:
-            raise CommandError("seed_scale creates accounts with a published password: refused with DEBUG off.")
+            raise CommandError("seed_scale makes accounts with a published password: refused, DEBUG is off.")
         if connection.vendor != "postgresql":
-            raise CommandError("seed_scale loads with PostgreSQL COPY: set DATABASE_URL to a PostgreSQL database.")
+            raise CommandError("seed_scale loads with PostgreSQL COPY: DATABASE_URL must name PostgreSQL.")
         started = time.monotonic()
         self.password = make_password(PASSWORD)
         self.now = timezone.now()
@@ -190,11 +190,14 @@ class Command(BaseCommand):
                 region, code, name = schools[rng.randrange(len(schools))]
                 created = self.now - timedelta(seconds=span * (total - i) / total)
                 recent = self.now - created < timedelta(days=14)
-                status = rng.choice(STATUSES_OPEN) if recent else ("done" if rng.random() < 0.85 else "rejected")
+                if recent:
+                    status = rng.choice(STATUSES_OPEN)
+                else:
+                    status = "done" if rng.random() < 0.85 else "rejected"
                 at = created.isoformat()
                 yield (str(i + 1), ticket_number(i), status, name, "fis_oko", region, f"+7912{i:07d}",
-                       f"school{i}@example.ru", "school", f"sch{region}{code}", "school", "Иванова Мария Петровна",
-                       "Петров Пётр Петрович", "lost", "Замена пароля",
+                       f"school{i}@example.ru", "school", f"sch{region}{code}", "school",
+                       "Иванова Мария Петровна", "Петров Пётр Петрович", "lost", "Замена пароля",
                        "Скан не читается" if status == "rejected" else "", at, at)  # fmt: skip
 
         columns = ["id", "number", "status", "organization_name", "information_system", "region_id", "phone",
