@@ -10,7 +10,6 @@ from .models import Material, MaterialFile, Tab
 from .selectors import accounts_visible_to, materials_for_tab, search_accounts
 from .tabs import ACCOUNTS, material_tabs, nav_tabs
 
-
 # What the account list shows of each account (and the codes its organization is found by).
 LISTED_FIELDS = ["username", "role", "is_active", "region_id", "school_code", "municipality_code"]
 
