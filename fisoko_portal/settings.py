@@ -105,12 +105,14 @@ if REDIS_URL:
         "default": {
             "BACKEND": "fisoko_portal.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
+            # A Redis that is down or stuck is a cache miss after this long, not a hung page.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
-    # Sessions and django-axes' failure counts live in Redis, shared by every web process: a login
-    # then writes nothing to PostgreSQL but last_login. Redis must not evict keys (its default,
-    # maxmemory-policy noeviction), or sessions and lockouts would vanish under memory pressure.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    # Pages read the session from Redis, PostgreSQL keeps it (so a Redis restart logs nobody out);
+    # django-axes counts failed logins in Redis, shared by every web process, instead of several
+    # queries a login. Redis must not evict keys (its default policy, noeviction).
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
