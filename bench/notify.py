@@ -149,7 +149,7 @@ def notifications(env, runs):
                 time.sleep(max(0.0, started + n * 2 / PACED_RATE - time.monotonic()))
                 with transaction.atomic():
                     # Registered first, so it runs first at the commit, before the tasks are queued.
-                    transaction.on_commit(lambda pk=ticket.pk: committed.__setitem__(pk, time.time()))
+                    transaction.on_commit(lambda pk=ticket.pk, c=committed: c.__setitem__(pk, time.time()))
                     services.password_issue(ticket=ticket, by=operator)
             lost += not wait_for(mailbox, smsc, tickets)
             found = latencies(mailbox, smsc, tickets, committed)
@@ -167,7 +167,7 @@ def notifications(env, runs):
         smtp.stop()
         app.control.purge()
     lines = [
-        f"`celery worker --concurrency=2` (prefork), Redis broker, PostgreSQL; aiosmtpd and the SMSC-speaking "
+        "`celery worker --concurrency=2` (prefork), Redis broker, PostgreSQL; aiosmtpd and the SMSC-speaking "
         f"server of `tests/smsc_server.py` on loopback in the bench process. {runs} runs of:",
         "",
         f"- burst: {BURST} requests closed in one transaction ({2 * BURST} notifications, half SMS with a "
@@ -182,5 +182,3 @@ def notifications(env, runs):
         Target("Notifications: commit → gateway, p95 at 100/s", "< 1 s", p95, p95.median < 1),
     ]
     return lines, targets, lost == 0
-
-

@@ -96,7 +96,11 @@ def operators(runs):
         ("status «Новая» + region 50", "?status__exact=new&region__code__exact=50", ["ticket_region_status"]),
         ("search by number", f"?q={latest['number']}", ["ticket_number_upper"]),
         ("search by login", f"?q={latest['login']}", ["ticket_login_upper"]),
-        (f"search by a word of the name, «{word}» ({with_word:,} requests)", f"?q={word}", ["ticket_org_trgm"]),
+        (
+            f"search by a word of the name, «{word}» ({with_word:,} requests)",
+            f"?q={word}",
+            ["ticket_org_trgm"],
+        ),
         (f"search by a common word, «{common}» ({with_common:,} requests)", f"?q={common}", []),
     ]
     lines = [

@@ -48,9 +48,7 @@ ENV = {
 
 
 def manage(*args, **extra_env):
-    subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env={**ENV, **extra_env}, check=True
-    )
+    subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env={**ENV, **extra_env}, check=True)
 
 
 def create_database():
@@ -127,14 +125,18 @@ def main():
     sections, targets, clean = [], [], True
     with ExitStack() as stack:
         clamd_socket = None
-        if "submission" in ONLY and Path("/usr/sbin/clamd").exists():
+        if "submission" in ONLY and Path("/usr/sbin/clamd").exists() and os.environ.get("BENCH_CLAMD") != "0":
             from tests.clamd_server import running_clamd
 
             clamd_socket, _ = stack.enter_context(running_clamd())
         plan = [
             ("login", "Login storm", lambda: web.login_storm(ENV, RUNS)),
             ("cabinet", "Cabinet of a regional coordinator", lambda: pages.cabinet(RUNS)),
-            ("submission", "Submission with large attachments", lambda: web.submission(ENV, RUNS, clamd_socket)),
+            (
+                "submission",
+                "Submission with large attachments",
+                lambda: web.submission(ENV, RUNS, clamd_socket),
+            ),
             ("operators", "Operators' list at a million requests", lambda: pages.operators(RUNS)),
             ("notifications", "Notifications", lambda: notify.notifications(ENV, RUNS)),
         ]

@@ -9,7 +9,8 @@ ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]  # the in-process figures use Dja
 # Outermost: each response says how long Django took and how much of it went to verifying passwords.
 MIDDLEWARE = ["bench.timing.middleware", *MIDDLEWARE]
 PASSWORD_HASHERS = [
-    "bench.timing.TimedArgon2idHasher" if h == "accounts.hashers.Argon2idHasher" else h for h in PASSWORD_HASHERS
+    "bench.timing.TimedArgon2idHasher" if h == "accounts.hashers.Argon2idHasher" else h
+    for h in PASSWORD_HASHERS
 ]
 
 # BENCH_HASHER=pbkdf2: Django's default hasher first, the baseline of the login storm.

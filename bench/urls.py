@@ -1,6 +1,7 @@
 """The portal's URLs plus the floors the figures are compared with: views doing the least a page can."""
 
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.template import engines
 from django.urls import path
@@ -19,7 +20,7 @@ def base_page(request):
 def upload(request):
     """The submission's floor: parses the same multipart upload (to temporary files) and says so."""
     files = request.FILES.getlist("attachments")
-    return TRIVIAL.render({"count": len(files), "size": sum(f.size for f in files)}, request)
+    return HttpResponse(TRIVIAL.render({"count": len(files), "size": sum(f.size for f in files)}, request))
 
 
 urlpatterns = [

@@ -546,3 +546,23 @@ def test_notification_kinds_sent_for_a_done_request(op, school, ticket, django_c
     }
     html = op.get(change_url(ticket)).content.decode()
     assert "Новый пароль (SMS)" in html and "Заявка выполнена" in html
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"status__exact": "new", "region__code__exact": "77"},
+        {"q": "number"},
+        {"q": "sch770000001"},
+        {"q": "Школа"},
+        {"q": "director@school1234.ru"},
+    ],
+)
+def test_list_filters_and_searches_run_at_most_ten_queries(op, django_assert_max_num_queries, query):
+    make_tickets(60)
+    if query.get("q") == "number":
+        query = {"q": Ticket.objects.first().number}
+    op.get(LIST_URL, query)  # warm the caches that a first request fills
+    with django_assert_max_num_queries(10):
+        assert op.get(LIST_URL, query).status_code == 200
