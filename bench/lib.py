@@ -2,6 +2,7 @@
 
 import http.client
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -14,6 +15,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 CPUS = os.cpu_count() or 1
 HOST = "127.0.0.1"  # every server a figure starts listens here, and every request goes here
 CSRF = "b" * 32  # a CSRF secret of our choosing: Django checks only that cookie and form agree
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
 
 
 def request(port, method, path, body=None, headers=None, timeout=120):
