@@ -1,14 +1,16 @@
 """Notifications: a real Celery worker (concurrency 2) delivering to loopback SMTP and SMSC servers.
 
-Each request is closed with «Выдать новый пароль» (``services.password_issue``), which commits an
-SMS (the worker makes the password and hashes it with Argon2id) and an email. The time from the
-commit to the server receiving the message is measured per notification.
+The workload is the life of a password-replacement request: filed (the confirmation email), then
+closed with «Выдать новый пароль» (an SMS whose password the worker makes and hashes with Argon2id,
+and the email saying it is done). Three notifications a request, one of them an SMS, each queued at
+the commit that causes it; the time from that commit to the server receiving it is measured.
 """
 
 import subprocess
 import sys
 import time
 import uuid
+from collections import defaultdict
 
 from aiosmtpd.controller import Controller
 from django.db import transaction
@@ -24,83 +26,98 @@ from .lib import BASE_DIR, HOST, Figure, Target, free_port, percentile
 
 PACED_RATE = 100  # notifications per second offered in the latency run
 PACED_SECONDS = 10
-BURST = 400  # requests closed in one transaction: 800 notifications at once
+BURST = 300  # requests filed and closed in one transaction: 900 notifications at once
 SPARED = ["77", "50"]  # the login storm's regions: the passwords of the other regions' schools change here
 
 
 class Mailbox:
-    """aiosmtpd handler that notes when each recipient's message arrived."""
+    """aiosmtpd handler that notes when each message arrived, by recipient."""
 
     def __init__(self):
-        self.arrived = {}
+        self.arrived = defaultdict(list)
 
     async def handle_DATA(self, server, session, envelope):
         now = time.time()
         for recipient in envelope.rcpt_tos:
-            self.arrived[recipient] = now
+            self.arrived[recipient].append(now)
         return "250 OK"
 
 
 class TimedSmsc(SmscServer):
+    """tests/smsc_server.py, noting when each SMS was accepted, by phone."""
+
     def __init__(self):
         super().__init__()
-        self.arrived = {}
+        self.arrived = defaultdict(list)
 
     def _answer(self, fields):
         answer = super()._answer(fields)
         if "id" in answer:
-            self.arrived[fields["phones"]] = time.time()
+            self.arrived[fields["phones"]].append(time.time())
         return answer
 
 
-def open_tickets(accounts, tag):
-    tickets = [
-        Ticket(
-            organization_name="ГБОУ «Школа»",
-            information_system="fis_oko",
-            region_id=login[3:5],
-            phone=f"+7999{n:07d}",
-            email=f"{tag}-{n}@example.ru",
-            organization_type="school",
-            login=login,
-            role="school",
-            person_name="Иванова Мария Петровна",
-            reason="lost",
-            description="Замена пароля",
-        )
-        for n, login in enumerate(accounts)
-    ]
-    return Ticket.objects.bulk_create(tickets)
+def request_data(n, login, tag):
+    return {
+        "organization_name": "ГБОУ «Школа»",
+        "information_system": "fis_oko",
+        "region_id": login[3:5],
+        "phone": f"+7999{n:07d}",
+        "email": f"{tag}-{n}@example.ru",
+        "organization_type": "school",
+        "login": login,
+        "person_name": "Иванова Мария Петровна",
+        "head_name": "",
+        "reason": "lost",
+        "description": "Замена пароля",
+    }
 
 
-def wait_for(mailbox, smsc, tickets, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(t.email in mailbox.arrived and t.phone in smsc.arrived for t in tickets):
-            return True
-        time.sleep(0.05)
-    return False
+def file_and_close(n, login, tag, operator, close=True):
+    """A request filed and, with ``close``, its new password issued: 3 notifications, or 1."""
+    ticket = services.ticket_submit(data=request_data(n, login, tag), files=[])
+    if close:
+        services.password_issue(ticket=ticket, by=operator)
+    return ticket
 
 
-def latencies(mailbox, smsc, tickets, committed):
-    found = []
-    for t in tickets:
-        for arrived in (mailbox.arrived.get(t.email), smsc.arrived.get(t.phone)):
-            if arrived is not None:
-                found.append(arrived - committed[t.pk])
-    return found
+class Arrivals:
+    """What the SMTP and SMSC servers received for a set of requests, and when."""
+
+    def __init__(self, mailbox, smsc, tickets, emails, sms):
+        self.mailbox, self.smsc, self.tickets, self.emails, self.sms = mailbox, smsc, tickets, emails, sms
+
+    def times(self, ticket):
+        return self.mailbox.arrived.get(ticket.email, []) + self.smsc.arrived.get(ticket.phone, [])
+
+    def wait(self, timeout=120):
+        deadline = time.monotonic() + timeout
+        while not all(
+            len(self.mailbox.arrived.get(t.email, [])) >= self.emails
+            and len(self.smsc.arrived.get(t.phone, [])) >= self.sms
+            for t in self.tickets
+        ):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def count(self):
+        return len(self.tickets) * (self.emails + self.sms)
+
+    def last(self):
+        return max(max(self.times(t)) for t in self.tickets)
 
 
 def notifications(env, runs):
     operator = User.objects.get(username=OPERATOR)
-    paced_count = PACED_RATE * PACED_SECONDS // 2
+    paced_requests = PACED_RATE * PACED_SECONDS // 3
     accounts = list(
         User.objects.filter(role="school")
         .exclude(region_id__in=SPARED)
         .order_by("pk")
-        .values_list("username", flat=True)[: max(paced_count, BURST)]
+        .values_list("username", flat=True)[: max(paced_requests, BURST)]
     )
-    assert len(accounts) >= max(paced_count, BURST), "seed_scale made too few school accounts"
     first_new = (Ticket.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
     mailbox, smsc = Mailbox(), TimedSmsc()
     smtp = Controller(mailbox, hostname=HOST, port=free_port())
@@ -118,48 +135,44 @@ def notifications(env, runs):
     name = f"bench-{uuid.uuid4().hex[:6]}@localhost"
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "fisoko_portal", "worker", "--concurrency=2", "-n", name,
-         "--loglevel=WARNING", "--without-mingle", "--without-gossip"],
+         "--loglevel=ERROR", "--without-mingle", "--without-gossip"],
         cwd=BASE_DIR, env=worker_env,
     )  # fmt: skip
-    rate, p95, paced_rate = (
-        Figure("burst", unit="notifications/s", digits=0),
-        Figure("p95", unit="s", digits=3),
-        Figure("paced", unit="notifications/s", digits=0),
-    )
-    p50, lost = Figure("p50", unit="s", digits=3), 0
+    life_rate = Figure("burst", unit="notifications/s", digits=0)
+    email_rate = Figure("emails only", unit="notifications/s", digits=0)
+    p95, p50 = Figure("p95", unit="s", digits=3), Figure("p50", unit="s", digits=3)
+    paced_rate, lost = Figure("paced", unit="notifications/s", digits=0), 0
     try:
         deadline = time.monotonic() + 60
         while not app.control.ping(destination=[name], timeout=0.5):
             assert worker.poll() is None and time.monotonic() < deadline, "the Celery worker did not start"
         for run in range(runs):
-            # Capacity: BURST requests closed in one transaction, every notification queued at its commit.
-            tickets = open_tickets(accounts[:BURST], f"burst{run}")
-            with transaction.atomic():
-                for ticket in tickets:
-                    services.password_issue(ticket=ticket, by=operator)
-            committed_at = time.time()
-            lost += not wait_for(mailbox, smsc, tickets)
-            last = max(max(mailbox.arrived[t.email], smsc.arrived[t.phone]) for t in tickets)
-            rate.values.append(2 * len(tickets) / (last - committed_at))
-            Ticket.objects.filter(pk__gte=first_new).delete()
-            # Latency: PACED_RATE notifications a second offered, one request closed at a time.
-            tickets = open_tickets(accounts[:paced_count], f"paced{run}")
-            committed = {}
+            # Capacity: BURST requests filed and closed in one transaction, all queued at its commit.
+            for close, figure, tag in [(True, life_rate, f"life{run}"), (False, email_rate, f"mail{run}")]:
+                with transaction.atomic():
+                    tickets = [
+                        file_and_close(n, a, tag, operator, close) for n, a in enumerate(accounts[:BURST])
+                    ]
+                committed = time.time()
+                arrivals = Arrivals(mailbox, smsc, tickets, 2 if close else 1, 1 if close else 0)
+                lost += not arrivals.wait()
+                figure.values.append(arrivals.count() / (arrivals.last() - committed))
+                Ticket.objects.filter(pk__gte=first_new).delete()
+            # Latency: PACED_RATE notifications a second offered, one request's life at a time.
+            committed, tickets = {}, []
             started = time.monotonic()
-            for n, ticket in enumerate(tickets):
-                time.sleep(max(0.0, started + n * 2 / PACED_RATE - time.monotonic()))
+            for n, account in enumerate(accounts[:paced_requests]):
+                time.sleep(max(0.0, started + n * 3 / PACED_RATE - time.monotonic()))
                 with transaction.atomic():
                     # Registered first, so it runs first at the commit, before the tasks are queued.
-                    transaction.on_commit(lambda pk=ticket.pk, c=committed: c.__setitem__(pk, time.time()))
-                    services.password_issue(ticket=ticket, by=operator)
-            lost += not wait_for(mailbox, smsc, tickets)
-            found = latencies(mailbox, smsc, tickets, committed)
+                    transaction.on_commit(lambda n=n, c=committed: c.__setitem__(n, time.time()))
+                    tickets.append(file_and_close(n, account, f"paced{run}", operator))
+            arrivals = Arrivals(mailbox, smsc, tickets, 2, 1)
+            lost += not arrivals.wait()
+            found = [t - committed[n] for n, ticket in enumerate(tickets) for t in arrivals.times(ticket)]
             p95.values.append(percentile(found, 0.95))
             p50.values.append(percentile(found, 0.5))
-            span = max(max(mailbox.arrived[t.email], smsc.arrived[t.phone]) for t in tickets) - min(
-                committed.values()
-            )
-            paced_rate.values.append(len(found) / span)
+            paced_rate.values.append(len(found) / (arrivals.last() - min(committed.values())))
             Ticket.objects.filter(pk__gte=first_new).delete()
     finally:
         worker.terminate()
@@ -169,17 +182,25 @@ def notifications(env, runs):
         app.control.purge()
     lines = [
         "`celery worker --concurrency=2` (prefork), Redis broker, PostgreSQL; aiosmtpd and the SMSC-speaking "
-        f"server of `tests/smsc_server.py` on loopback in the bench process. {runs} runs of:",
+        f"server of `tests/smsc_server.py` on loopback in the bench process. A request's life is 3 "
+        f"notifications: the confirmation email, the SMS with a new password (made and hashed with Argon2id "
+        f"in the worker) and the email saying it is done. {runs} runs of:",
         "",
-        f"- burst: {BURST} requests closed in one transaction ({2 * BURST} notifications, half SMS with a "
-        f"new Argon2id password each): {rate.text()} from the commit to the last one received",
-        f"- paced: {PACED_RATE} notifications/s offered for {PACED_SECONDS} s (one request closed every "
-        f"{2000 // PACED_RATE} ms): delivered {paced_rate.text()}; commit → gateway p50 {p50.text()}, "
+        f"- burst: {BURST} requests filed and closed in one transaction, {3 * BURST} notifications queued at "
+        f"its commit: {life_rate.text()}, commit to the last one received",
+        f"- the same with the confirmation emails only ({BURST} emails): {email_rate.text()}",
+        f"- paced: {PACED_RATE} notifications/s offered for {PACED_SECONDS} s (one request filed and closed "
+        f"every {3000 // PACED_RATE} ms): delivered {paced_rate.text()}; commit → gateway p50 {p50.text()}, "
         f"p95 {p95.text()}",
         f"- runs with a notification not received within 120 s: {lost}",
     ]
     targets = [
-        Target("Notifications: delivery rate, worker concurrency 2", "≥ 100/s", rate, rate.median >= 100),
-        Target("Notifications: commit → gateway, p95 at 100/s", "< 1 s", p95, p95.median < 1),
+        Target(
+            "Notifications: delivery rate, worker concurrency 2",
+            "≥ 100/s",
+            life_rate,
+            life_rate.median >= 100,
+        ),
+        Target("Notifications: commit → gateway p95, 100/s offered", "< 1 s", p95, p95.median < 1),
     ]
     return lines, targets, lost == 0
