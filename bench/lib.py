@@ -118,6 +118,16 @@ class Gunicorn:
         return peaks
 
 
+def cpu_seconds(pid):
+    """CPU time (user + system) of a process and its children that are still running."""
+    pids = [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    ticks = 0
+    for p in pids:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Figure:
     """One measured quantity over several runs."""

@@ -1,8 +1,10 @@
 """`make bench`: data at national scale, then every figure against its target; writes bench/REPORT.md.
 
-PostgreSQL and Redis come from DATABASE_URL / REDIS_URL; by default a database of its own on the
-local server (created if missing) and Redis database 8. Everything else — gunicorn, a Celery worker,
-SMTP, SMSC and clamd servers — is started here on loopback and stopped at the end.
+PostgreSQL and Redis are the servers of DATABASE_URL / REDIS_URL (by default the local ones), with a
+database and a Redis database number of their own: fisoko_bench (created if missing) and 8, since the
+generator replaces the accounts and the bench purges its Celery queue. BENCH_DATABASE_URL and
+BENCH_REDIS_URL name them outright. Everything else — gunicorn, a Celery worker, SMTP, SMSC and clamd
+servers — is started here on loopback and stopped at the end.
 
     make bench                              # everything
     BENCH_ONLY=login,cabinet make bench     # some figures (the report keeps only what ran)
@@ -22,8 +24,18 @@ from urllib.parse import urlsplit, urlunsplit
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-DATABASE_URL = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/fisoko_bench"
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/8"
+
+def own(url, path):
+    """The server of ``url`` with a database of the bench's own."""
+    return urlunsplit(urlsplit(url)._replace(path=path))
+
+
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL") or own(
+    os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432", "/fisoko_bench"
+)
+REDIS_URL = os.environ.get("BENCH_REDIS_URL") or own(
+    os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379", "/8"
+)
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SCALE = {"schools": 40_000, "region_schools": 2_000, "requests": 1_000_000}
 FIGURES = ["login", "cabinet", "submission", "operators", "notifications"]
