@@ -160,6 +160,7 @@ def notifications(env, runs):
                 (True, life_rate, life_cpu, f"life{run}"),
                 (False, email_rate, email_cpu, f"mail{run}"),
             ]:
+                mailbox.arrived.clear(), smsc.arrived.clear()  # phones repeat from one phase to the next
                 with transaction.atomic():
                     tickets = [
                         file_and_close(n, a, tag, operator, close) for n, a in enumerate(accounts[:BURST])
@@ -174,6 +175,7 @@ def notifications(env, runs):
             # Latency: a rate offered, one request's life at a time: the target's, and one within reach.
             for rate, figures in paced.items():
                 committed, tickets = {}, []
+                mailbox.arrived.clear(), smsc.arrived.clear()
                 started = time.monotonic()
                 for n, account in enumerate(accounts[: rate * PACED_SECONDS // 3]):
                     time.sleep(max(0.0, started + n * 3 / rate - time.monotonic()))
