@@ -3,6 +3,7 @@ import re
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.paginator import Paginator
+from django.db import connection, transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpResponse
@@ -38,7 +39,15 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self):
-        return self.object_list.order_by().values("pk")[: COUNT_CAP + 1].count()
+        capped = self.object_list.order_by().values("pk")[: COUNT_CAP + 1]
+        if connection.vendor != "postgresql":
+            return capped.count()
+        # PostgreSQL's planner takes UPPER() of a name for cheap, so for a word that a few percent of
+        # the names hold it reads the table row by row until 1,001 match (100 ms at a million rows)
+        # rather than take the trigram index (10 ms). Counting through the indexes avoids that.
+        with transaction.atomic(using=self.object_list.db), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            return capped.count()
 
 
 class MineFilter(admin.SimpleListFilter):
