@@ -112,15 +112,18 @@ def machine():
     return f"{os.cpu_count()} CPUs ({model}), PostgreSQL {pg}, Python {sys.version.split()[0]}"
 
 
+KEPT = ("Notes", "Load test")  # sections written by hand, and by `make load`: a run leaves them
+
+
 def write_report(sections, targets, header):
-    text = REPORT.read_text() if REPORT.exists() else "# Benchmarks and load tests\n"
-    _, _, load = text.partition("\n## Load test")
+    text = REPORT.read_text() if REPORT.exists() else ""
+    kept = ["## " + part.rstrip() + "\n" for part in text.split("\n## ")[1:] if part.startswith(KEPT)]
     rows = ["| target | wanted | measured: median (min–max over runs) | |", "|---|---|---|---|"]
     rows += [t.row() for t in targets]
     body = ["# Benchmarks and load tests", "", "## Benchmarks (`make bench`)", "", *header, "", *rows, ""]
     for title, lines in sections:
         body += [f"### {title}", "", *lines, ""]
-    REPORT.write_text("\n".join(body).rstrip() + "\n" + ("\n## Load test" + load if load else ""))
+    REPORT.write_text("\n".join([*body, *kept]).rstrip() + "\n")
 
 
 def main():
