@@ -57,7 +57,8 @@ def cabinet(runs):
         f"page and run, {runs} runs; the floor is `/bench/base/` (login required, renders `base.html`).",
         "",
         f"- `/cabinet/accounts/`: {page_ms.text()}, {len(sql)} queries",
-        f"- floor: {floor_ms.text()}, {len(floor_sql)} queries (session, user)",
+        f"- floor: {floor_ms.text()}, {len(floor_sql)} queries (the session comes from Redis, the user "
+        "from PostgreSQL)",
         f"- ratio: {ratio.text()}",
     ]
     targets = [
