@@ -3,7 +3,7 @@ import re
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.paginator import Paginator
-from django.db import connection, transaction
+from django.db import connections, transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpResponse
@@ -40,6 +40,7 @@ class CappedCountPaginator(Paginator):
     @cached_property
     def count(self):
         capped = self.object_list.order_by().values("pk")[: COUNT_CAP + 1]
+        connection = connections[self.object_list.db]
         if connection.vendor != "postgresql":
             return capped.count()
         # PostgreSQL's planner takes UPPER() of a name for cheap, so for a word that a few percent of
