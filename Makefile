@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test lint venv load stack
+.PHONY: run test lint venv load stack bench
 
 $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -35,3 +35,9 @@ lint: venv
 # A bounded load test against gunicorn, PostgreSQL and Redis on loopback; writes bench/REPORT.md.
 load: venv
 	$(BIN)/python bench/load.py
+
+# The benchmarks and their targets at national scale (not part of `make test`): PostgreSQL and Redis
+# from DATABASE_URL / REDIS_URL (default: a database fisoko_bench, created if missing, and Redis db 8),
+# gunicorn, a Celery worker, SMTP, SMSC and clamd servers on loopback; writes bench/REPORT.md.
+bench: venv
+	$(BIN)/python -m bench.run

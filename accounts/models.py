@@ -101,6 +101,8 @@ class User(AbstractUser):
         indexes = [
             models.Index(fields=["region", "role"], name="user_region_role"),
             models.Index(fields=["region", "school_code"], name="user_region_school"),
+            # A coordinator's account list: one region's logins in order, read a page at a time.
+            models.Index(fields=["region", "username"], name="user_region_username"),
         ]
         constraints = [
             models.CheckConstraint(

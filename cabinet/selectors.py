@@ -35,12 +35,17 @@ def accounts_visible_to(user):
     else:
         accounts = accounts.filter(pk=user.pk)
 
-    school_name = School.objects.filter(region_id=OuterRef("region_id"), code=OuterRef("school_code")).values(
-        "name"
-    )[:1]
-    municipality_name = Municipality.objects.filter(
-        region_id=OuterRef("region_id"), code=OuterRef("municipality_code")
-    ).values("name")[:1]
+    # order_by(): the codes are unique, and the models' default ordering would join the regions.
+    school_name = (
+        School.objects.filter(region_id=OuterRef("region_id"), code=OuterRef("school_code"))
+        .order_by()
+        .values("name")[:1]
+    )
+    municipality_name = (
+        Municipality.objects.filter(region_id=OuterRef("region_id"), code=OuterRef("municipality_code"))
+        .order_by()
+        .values("name")[:1]
+    )
     return accounts.annotate(
         organization_name=Coalesce(Subquery(school_name), Subquery(municipality_name))
     ).order_by("username")

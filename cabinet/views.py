@@ -10,6 +10,9 @@ from .models import Material, MaterialFile, Tab
 from .selectors import accounts_visible_to, materials_for_tab, search_accounts
 from .tabs import ACCOUNTS, material_tabs, nav_tabs
 
+# What the account list shows of each account (and the codes its organization is found by).
+LISTED_FIELDS = ["username", "role", "is_active", "region_id", "school_code", "municipality_code"]
+
 
 def cabinet_user_required(view):
     """Logged-in cabinet accounts only; staff belong in the admin."""
@@ -59,7 +62,7 @@ def support(request):
 @cabinet_user_required
 def accounts(request):
     query = request.GET.get("q", "")[:100]
-    found = search_accounts(accounts_visible_to(request.user), query)
+    found = search_accounts(accounts_visible_to(request.user), query).only(*LISTED_FIELDS)
     return _render(request, "cabinet/accounts.html", ACCOUNTS, accounts=_page(request, found), query=query)
 
 

@@ -1,6 +1,10 @@
+import re
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.paginator import Paginator
+from django.db import connections, transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpResponse
@@ -12,6 +16,8 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from accounts.logins import parse_login
+
 from . import outbox, services
 from .models import Attachment, AttachmentDownload, Delivery, Notification, Status, Ticket, TicketEvent
 from .previews import PREVIEWABLE, preview_png
@@ -22,7 +28,11 @@ STATUS_COLOURS = {
     Status.DONE: "#146c43",
     Status.REJECTED: "#b02a37",
 }
-COUNT_CAP = 10_000
+# 20 pages of 50. Counting further costs as much as reading every match (UPPER() of each name, for
+# a word search), and no operator pages that deep: they narrow the search or filter instead.
+COUNT_CAP = 1_000
+NUMBER_SHAPE = re.compile(r"[0-9A-Z]{4}-[0-9A-Z]{4}")
+PHONE_SHAPE = re.compile(r"\+?[0-9]{5,15}")
 
 
 class CappedCountPaginator(Paginator):
@@ -30,7 +40,16 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self):
-        return self.object_list.order_by().values("pk")[: COUNT_CAP + 1].count()
+        capped = self.object_list.order_by().values("pk")[: COUNT_CAP + 1]
+        connection = connections[self.object_list.db]
+        if connection.vendor != "postgresql":
+            return capped.count()
+        # PostgreSQL's planner takes UPPER() of a name for cheap, so for a word that a few percent of
+        # the names hold it reads the table row by row until 1,001 match (100 ms at a million rows)
+        # rather than take the trigram index (10 ms). Counting through the indexes avoids that.
+        with transaction.atomic(using=self.object_list.db), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            return capped.count()
 
 
 class MineFilter(admin.SimpleListFilter):
@@ -212,6 +231,26 @@ class TicketAdmin(admin.ModelAdmin):
             .values("n")
         )
         return super().get_queryset(request).annotate(files_count=Coalesce(Subquery(files), 0))
+
+    def get_search_fields(self, request):
+        """Only the fields that a query of this shape can match, a word of the name always.
+
+        Each «=field» is one more UPPER(field) = UPPER(term) in an OR that PostgreSQL evaluates on
+        every row it reads; a number, a login, an email or a phone is looked up only when the query
+        looks like one, so a search reads one or two indexes instead of five.
+        """
+        query = request.GET.get(SEARCH_VAR, "").strip()
+        fields = [
+            field
+            for field, matches in [
+                ("=number", NUMBER_SHAPE.fullmatch(query.upper())),
+                ("=login", parse_login(query)),
+                ("=email", "@" in query),
+                ("=phone", PHONE_SHAPE.fullmatch(query)),
+            ]
+            if matches
+        ]
+        return [*fields, "organization_name"]
 
     def has_add_permission(self, request):
         return False

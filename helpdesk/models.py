@@ -4,6 +4,7 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from accounts.logins import Role
@@ -94,8 +95,12 @@ class Ticket(models.Model):
             models.Index(fields=["status", "-created_at"], name="ticket_status_created"),
             models.Index(fields=["region", "status"], name="ticket_region_status"),
             models.Index(fields=["login"], name="ticket_login"),
-            models.Index(fields=["email"], name="ticket_email"),
-            models.Index(fields=["phone"], name="ticket_phone"),
+            # The admin's «=field» search is iexact, UPPER(field) = UPPER(term): these serve it. The
+            # word search on organization_name has a trigram index, on PostgreSQL only (migration 0005).
+            models.Index(Upper("number"), name="ticket_number_upper"),
+            models.Index(Upper("login"), name="ticket_login_upper"),
+            models.Index(Upper("email"), name="ticket_email_upper"),
+            models.Index(Upper("phone"), name="ticket_phone_upper"),
         ]
 
     def __str__(self):

@@ -56,8 +56,10 @@ def deliver(notification_id):
     """Send one pending notification. Returns the seconds to wait before a retry, or None."""
     try:
         with transaction.atomic():
+            # of=self: the row lock must not take the ticket too, or the email of a request would be
+            # skipped as "being sent" while a worker sends the SMS of the same request.
             notification = (
-                Notification.objects.select_for_update(skip_locked=True)
+                Notification.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("ticket")
                 .filter(pk=notification_id, status=Delivery.PENDING)
                 .first()

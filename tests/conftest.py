@@ -1,7 +1,9 @@
 import importlib
 import os
+import uuid
 
 import pytest
+from axes.handlers.proxy import AxesProxyHandler
 from django.test import Client
 
 from accounts.models import Municipality, School, User
@@ -22,6 +24,14 @@ def require_service(available, reason):
 def _fast_hasher(settings):
     # Argon2id at production cost would dominate the run; its settings have their own test.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_namespace(settings):
+    """An empty cache for each test: in a shared Redis, sessions, lockout counts and throttles outlast it."""
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {name: {**options, "KEY_PREFIX": prefix} for name, options in settings.CACHES.items()}
+    AxesProxyHandler.get_implementation(force=True)  # django-axes' cache handler keeps the cache it got
 
 
 @pytest.fixture(autouse=True)

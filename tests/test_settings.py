@@ -51,7 +51,7 @@ def test_redis_url_makes_redis_the_broker_and_the_cache():
     probe = json.loads(result.stdout)
     assert probe["eager"] is False
     assert probe["broker"] == "redis://127.0.0.1:6379/3"
-    assert probe["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert probe["cache"] == "fisoko_portal.redis_cache.RedisCache"
 
 
 def test_production_refuses_the_default_secret_key():

@@ -571,3 +571,23 @@ def test_request_page_for_an_unknown_or_malformed_id_says_it_does_not_exist(op, 
     response = op.get(f"/admin/helpdesk/ticket/{object_id}/change/", follow=True)
     assert response.status_code == 200
     assert f"Заявка с ID “{object_id}“ не существует" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"status__exact": "new", "region__code__exact": "77"},
+        {"q": "number"},
+        {"q": "sch770000001"},
+        {"q": "Школа"},
+        {"q": "director@school1234.ru"},
+    ],
+)
+def test_list_filters_and_searches_run_at_most_ten_queries(op, django_assert_max_num_queries, query):
+    make_tickets(60)
+    if query.get("q") == "number":
+        query = {"q": Ticket.objects.first().number}
+    op.get(LIST_URL, query)  # warm the caches that a first request fills
+    with django_assert_max_num_queries(10):
+        assert op.get(LIST_URL, query).status_code == 200

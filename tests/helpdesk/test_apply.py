@@ -231,3 +231,14 @@ def test_form_is_throttled_per_address(client, valid_data, settings, media_root)
     assert not Ticket.objects.exists() and files_on_disk(media_root) == []
     other = client.post("/apply/", {**valid_data, "attachments": [pdf()]}, REMOTE_ADDR="10.0.0.2")
     assert other.status_code == 302
+
+
+def test_form_page_and_a_valid_submission_run_a_bounded_number_of_queries(
+    client, valid_data, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(1):  # the regions of the choice
+        assert client.get("/apply/").status_code == 200
+    # The region (twice: the choice, the model's check), the request, its file, event and email in one
+    # transaction, the session that carries the number to the success page; savepoints count too.
+    with django_assert_max_num_queries(14):
+        assert submit(client, valid_data, [pdf()]).status_code == 302

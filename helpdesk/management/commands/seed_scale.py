@@ -1,0 +1,218 @@
+"""Data at national scale for the benchmarks (bench/), loaded with PostgreSQL COPY.
+
+Schools with one account each, municipal and regional coordinators, and a million requests with
+one attachment row each. Idempotent: a part already holding what was asked for is left alone, so
+a second ``make bench`` skips the load. Every request keeps its personal data (none is purged):
+the worst case for the operators' search.
+"""
+
+import io
+import random
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import Municipality, Region, School, User
+from helpdesk.models import NUMBER_ALPHABET, Attachment, Ticket
+
+PASSWORD = "bench-password-2026"
+OPERATOR = "bench_operator"
+CROWDED_REGION = "77"  # the region whose coordinator's cabinet is measured
+BATCH = 100_000
+
+KINDS = [
+    ("МБОУ", "Средняя общеобразовательная школа"),
+    ("МАОУ", "Лицей"),
+    ("ГБОУ", "Гимназия"),
+    ("МКОУ", "Основная общеобразовательная школа"),
+    ("ГБПОУ", "Колледж"),
+    ("ГАПОУ", "Техникум"),
+]
+PLACES = [
+    "Абакан", "Альметьевск", "Ангарск", "Арзамас", "Армавир", "Бийск", "Братск", "Волжский",
+    "Воркута", "Дербент", "Ейск", "Елабуга", "Златоуст", "Ишим", "Камышин", "Канаш", "Кинешма",
+    "Ковров", "Котлас", "Кунгур", "Курган", "Лысьва", "Миасс", "Мичуринск", "Муром", "Назрань",
+    "Нальчик", "Норильск", "Ноябрьск", "Обнинск", "Октябрьский", "Печора", "Прокопьевск", "Ржев",
+    "Рубцовск", "Салават", "Сарапул", "Серов", "Соликамск", "Сызрань", "Тобольск", "Туймазы",
+    "Ухта", "Шадринск", "Щёкино", "Юрга", "Ялуторовск", "Ярцево",
+]  # fmt: skip
+STATUSES_OPEN = ["new", "in_progress", "done", "rejected"]
+
+
+def school_name(n):
+    kind, title = KINDS[n % len(KINDS)]
+    return f"{kind} «{title} № {n % 200 + 1}» г. {PLACES[n % len(PLACES)]}"
+
+
+def ticket_number(i):
+    """Distinct for distinct i < 31**8, and not in order: i scaled by a unit modulo 31**8."""
+    size = len(NUMBER_ALPHABET)
+    value = (i * 1_000_003 + 12_345) % size**8
+    chars = []
+    for _ in range(8):
+        value, digit = divmod(value, size)
+        chars.append(NUMBER_ALPHABET[digit])
+    return f"{''.join(chars[:4])}-{''.join(chars[4:])}"
+
+
+def copy_rows(table, columns, rows):
+    """COPY ``rows`` (tuples of str, None for NULL) into ``table`` in batches."""
+    with connection.cursor() as cursor:
+        buffer, count = io.StringIO(), 0
+        for row in rows:
+            buffer.write("\t".join(r"\N" if v is None else v for v in row))
+            buffer.write("\n")
+            count += 1
+            if count % BATCH == 0:
+                _flush(cursor, table, columns, buffer)
+                buffer = io.StringIO()
+        _flush(cursor, table, columns, buffer)
+    return count
+
+
+def _flush(cursor, table, columns, buffer):
+    buffer.seek(0)
+    cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+
+
+@contextmanager
+def indexes_dropped(*tables):
+    """Drop the tables' plain indexes for a bulk load and build them again after: several times faster."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) AND indexname NOT IN "
+            "(SELECT conname FROM pg_constraint)",
+            [list(tables)],
+        )
+        indexes = cursor.fetchall()
+        for name, _ in indexes:
+            cursor.execute(f"DROP INDEX {name}")
+        yield
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred foreign-key checks run now
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for _, definition in indexes:
+            cursor.execute(definition)
+
+
+class Command(BaseCommand):
+    help = "Load schools, accounts and requests at national scale with COPY (PostgreSQL; idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--schools", type=int, default=40_000)
+        parser.add_argument(
+            "--region-schools", type=int, default=2_000, help=f"of them in region {CROWDED_REGION}"
+        )
+        parser.add_argument("--municipalities", type=int, default=10, help="per region")
+        parser.add_argument("--requests", type=int, default=1_000_000)
+
+    def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError("seed_scale makes accounts with a published password: refused, DEBUG is off.")
+        if connection.vendor != "postgresql":
+            raise CommandError("seed_scale loads with PostgreSQL COPY: DATABASE_URL must name PostgreSQL.")
+        started = time.monotonic()
+        self.password = make_password(PASSWORD)
+        self.now = timezone.now()
+        with transaction.atomic():
+            self.directory(options["schools"], options["region_schools"], options["municipalities"])
+        with transaction.atomic():
+            self.requests(options["requests"])
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        self.stdout.write(f"seed_scale done in {time.monotonic() - started:.1f} s")
+
+    def directory(self, schools, region_schools, municipalities):
+        if School.objects.count() >= schools:
+            self.stdout.write(f"schools: {School.objects.count()} already there, skipped")
+            return
+        User.objects.filter(is_staff=False).delete()
+        School.objects.all().delete()
+        Municipality.objects.all().delete()
+        regions = list(Region.objects.values_list("code", flat=True))
+        others = [r for r in regions if r != CROWDED_REGION]
+        Municipality.objects.bulk_create(
+            Municipality(region_id=r, code=f"{m:03d}", name=f"Муниципальный район № {m} ({r})")
+            for r in regions
+            for m in range(1, municipalities + 1)
+        )
+        municipality_ids = {(m.region_id, m.code): m.pk for m in Municipality.objects.all()}
+        placed = [CROWDED_REGION] * region_schools + [
+            others[n % len(others)] for n in range(schools - region_schools)
+        ]
+        codes = {}
+        school_rows = []
+        for n, region in enumerate(placed):
+            codes[region] = codes.get(region, 0) + 1
+            municipality = municipality_ids.get((region, f"{codes[region] % municipalities + 1:03d}"))
+            school_rows.append((region, f"{codes[region]:06d}", school_name(n), str(municipality)))
+        copy_rows("accounts_school", ["region_id", "code", "name", "municipality_id"], school_rows)
+
+        def user(login, role, region, municipality_code="", school_code=""):
+            joined = self.now.isoformat()
+            return (self.password, login, "", "", "", "f", "f", "t", joined, role, region,
+                    municipality_code, school_code, "f")  # fmt: skip
+
+        users = [user(f"sch{r}{code}", "school", r, school_code=code) for r, code, _, _ in school_rows]
+        users += [user(f"reg{r}_vpr", "regional_vpr", r) for r in regions]
+        users += [
+            user(f"reg{r}_vpr_m{m:03d}", "municipal_vpr", r, municipality_code=f"{m:03d}")
+            for r in regions
+            for m in range(1, municipalities + 1)
+        ]
+        columns = ["password", "username", "first_name", "last_name", "email", "is_superuser", "is_staff",
+                   "is_active", "date_joined", "role", "region_id", "municipality_code", "school_code",
+                   "must_change_password"]  # fmt: skip
+        count = copy_rows("accounts_user", columns, users)
+        if not User.objects.filter(username=OPERATOR).exists():
+            operator = User.objects.create_user(OPERATOR, password=PASSWORD, is_staff=True)
+            operator.groups.add(Group.objects.get(name="Операторы техподдержки"))
+        self.stdout.write(f"schools: {len(school_rows)}, accounts: {count}")
+
+    def requests(self, total):
+        # Requests filed after the load (the benchmarks file some) go; the loaded ones stay.
+        Ticket.objects.filter(pk__gt=total).delete()
+        if Ticket.objects.count() == total:
+            self.stdout.write(f"requests: {total} already there, skipped")
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE helpdesk_ticket RESTART IDENTITY CASCADE")
+        schools = list(School.objects.values_list("region_id", "code", "name"))
+        rng = random.Random(8)
+        span = timedelta(days=365).total_seconds()
+
+        def tickets():
+            for i in range(total):
+                region, code, name = schools[rng.randrange(len(schools))]
+                created = self.now - timedelta(seconds=span * (total - i) / total)
+                recent = self.now - created < timedelta(days=14)
+                if recent:
+                    status = rng.choice(STATUSES_OPEN)
+                else:
+                    status = "done" if rng.random() < 0.85 else "rejected"
+                at = created.isoformat()
+                yield (str(i + 1), ticket_number(i), status, name, "fis_oko", region, f"+7912{i:07d}",
+                       f"school{i}@example.ru", "school", f"sch{region}{code}", "school",
+                       "Иванова Мария Петровна", "Петров Пётр Петрович", "lost", "Замена пароля",
+                       "Скан не читается" if status == "rejected" else "", at, at)  # fmt: skip
+
+        columns = ["id", "number", "status", "organization_name", "information_system", "region_id", "phone",
+                   "email", "organization_type", "login", "role", "person_name", "head_name", "reason",
+                   "description", "rejection_reason", "created_at", "updated_at"]  # fmt: skip
+        with indexes_dropped(Ticket._meta.db_table, Attachment._meta.db_table):
+            count = copy_rows(Ticket._meta.db_table, columns, tickets())
+            copy_rows(
+                Attachment._meta.db_table,
+                ["ticket_id", "file", "original_name", "size", "content_type"],
+                ((str(i), f"tickets/bench-{i}.pdf", "scan.pdf", "250000", "application/pdf")
+                 for i in range(1, count + 1)),
+            )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT setval(pg_get_serial_sequence('helpdesk_ticket', 'id'), %s)", [count])
+        self.stdout.write(f"requests: {count}, attachments: {count}")
