@@ -11,6 +11,7 @@ acts as if the key were missing, so pages keep answering: sessions fall back to 
 """
 
 import logging
+import time
 
 import redis.exceptions
 from django.core.cache.backends import redis as django_redis
@@ -37,10 +38,18 @@ class RedisCache(django_redis.RedisCache):
         super().__init__(server, params)
         self._class = RedisCacheClient
 
+    # After a failure, calls skip Redis for this long: a stuck Redis costs one timeout a page, not one
+    # per cache call (a request post reads and writes the cache several times).
+    BACK_OFF = 5.0
+    _down_until = 0.0
+
     def _or(self, fallback, operation, *args, **kwargs):
+        if time.monotonic() < self._down_until:
+            return fallback
         try:
             return getattr(super(), operation)(*args, **kwargs)
         except DOWN as error:
+            self._down_until = time.monotonic() + self.BACK_OFF
             log.error("Redis cache %s failed, treated as a miss: %s", operation, error)
             return fallback
 
@@ -73,8 +82,12 @@ class RedisCache(django_redis.RedisCache):
         return self._or(None, "delete_many", keys, version)
 
     def incr(self, key, delta=1, version=None):
+        missing = ValueError(f"Key '{key}' not found")  # what a missing key raises
+        if time.monotonic() < self._down_until:
+            raise missing
         try:
             return super().incr(key, delta, version)
         except DOWN as error:
+            self._down_until = time.monotonic() + self.BACK_OFF
             log.error("Redis cache incr failed, treated as a miss: %s", error)
-            raise ValueError(f"Key '{key}' not found") from error  # what a missing key raises
+            raise missing from error
