@@ -29,3 +29,19 @@ def _fresh_cache():
 
 def pdf(name="scan.pdf", content=PDF):
     return SimpleUploadedFile(name, content, content_type="application/pdf")
+
+
+# A school's request as services.ticket_submit takes it (what /apply/ passes on).
+TICKET_DATA = {
+    "organization_name": "ГБОУ «Школа № 1234»",
+    "information_system": "fis_oko",
+    "region_id": "77",
+    "phone": "+79123456789",
+    "email": "director@school1234.ru",
+    "organization_type": "school",
+    "login": "sch771234",
+    "person_name": "Иванова Мария Петровна",
+    "head_name": "Петров Пётр Петрович",
+    "reason": "lost",
+    "description": "Замена пароля",
+}

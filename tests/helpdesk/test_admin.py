@@ -16,26 +16,14 @@ from helpdesk.admin import COUNT_CAP
 from helpdesk.models import Delivery, Kind, Notification, Status, Ticket
 from helpdesk.sms import locmem
 from tests.conftest import PASSWORD, login_client
-from tests.helpdesk.conftest import PDF, pdf
+from tests.helpdesk.conftest import PDF, TICKET_DATA, pdf
 
 pytestmark = pytest.mark.django_db
 
 OPERATORS_GROUP = "Операторы техподдержки"
 LIST_URL = "/admin/helpdesk/ticket/"
 
-SCHOOL_DATA = {
-    "organization_name": "ГБОУ «Школа № 1234»",
-    "information_system": "fis_oko",
-    "region_id": "77",
-    "phone": "+79123456789",
-    "email": "director@school1234.ru",
-    "organization_type": "school",
-    "login": "sch771234",
-    "person_name": "Иванова Мария Петровна",
-    "head_name": "Петров Пётр Петрович",
-    "reason": "lost",
-    "description": "Замена пароля",
-}
+SCHOOL_DATA = TICKET_DATA
 COORDINATOR_DATA = {
     **SCHOOL_DATA,
     "organization_name": "Министерство образования Московской области",

@@ -13,24 +13,11 @@ from accounts.models import User
 from helpdesk import services
 from helpdesk.models import AttachmentDownload
 from tests.conftest import PASSWORD, login_client
-from tests.helpdesk.conftest import pdf
+from tests.helpdesk.conftest import TICKET_DATA, pdf
 
 pytestmark = pytest.mark.django_db
 
 LIST_URL = "/admin/helpdesk/attachmentdownload/"
-DATA = {
-    "organization_name": "ГБОУ «Школа № 1234»",
-    "information_system": "fis_oko",
-    "region_id": "77",
-    "phone": "+79123456789",
-    "email": "director@school1234.ru",
-    "organization_type": "school",
-    "login": "sch771234",
-    "person_name": "Иванова Мария Петровна",
-    "head_name": "Петров Пётр Петрович",
-    "reason": "lost",
-    "description": "Замена пароля",
-}
 
 
 def as_operator(user):
@@ -57,7 +44,7 @@ def op(operator):
 def ticket(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         return services.ticket_submit(
-            data=DATA, files=[(pdf("письмо.pdf"), "Письмо школы 1234.pdf", "application/pdf")]
+            data=TICKET_DATA, files=[(pdf("письмо.pdf"), "Письмо школы 1234.pdf", "application/pdf")]
         )
 
 

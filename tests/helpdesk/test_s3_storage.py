@@ -17,7 +17,7 @@ from helpdesk import services
 from helpdesk.models import Attachment, Ticket, TicketEvent
 from helpdesk.retention import personal_data_purge
 from tests.conftest import login_client, require_service
-from tests.helpdesk.conftest import PDF, pdf
+from tests.helpdesk.conftest import PDF, TICKET_DATA, pdf
 from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.django_db
@@ -128,18 +128,7 @@ def test_purge_with_the_bucket_unreachable_still_blanks_the_request_and_names_th
 ):
     with django_capture_on_commit_callbacks(execute=True):
         ticket = services.ticket_submit(
-            data={
-                "organization_name": "ГБОУ «Школа № 1234»",
-                "information_system": "fis_oko",
-                "region_id": "77",
-                "phone": "+79123456789",
-                "email": "director@school1234.ru",
-                "organization_type": "school",
-                "login": "sch771234",
-                "person_name": "Иванова Мария Петровна",
-                "reason": "lost",
-                "description": "Замена пароля",
-            },
+            data=TICKET_DATA,
             files=[(pdf(), "scan.pdf", "application/pdf")],
         )
         services.ticket_reject(ticket=ticket, by=operator, reason="Нет подписи руководителя")
