@@ -82,12 +82,7 @@ class RedisCache(django_redis.RedisCache):
         return self._or(None, "delete_many", keys, version)
 
     def incr(self, key, delta=1, version=None):
-        missing = ValueError(f"Key '{key}' not found")  # what a missing key raises
-        if time.monotonic() < self._down_until:
-            raise missing
-        try:
-            return super().incr(key, delta, version)
-        except DOWN as error:
-            self._down_until = time.monotonic() + self.BACK_OFF
-            log.error("Redis cache incr failed, treated as a miss: %s", error)
-            raise missing from error
+        value = self._or(None, "incr", key, delta, version)
+        if value is None:  # Redis down: what a missing key raises, so counters start afresh
+            raise ValueError(f"Key '{key}' not found")
+        return value

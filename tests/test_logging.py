@@ -16,8 +16,7 @@ from helpdesk import services
 from helpdesk.models import Ticket
 from helpdesk.sms import locmem
 from tests.conftest import login_client
-from tests.helpdesk.conftest import pdf
-from tests.helpdesk.test_admin import SCHOOL_DATA
+from tests.helpdesk.conftest import TICKET_DATA, pdf
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +78,7 @@ def test_issued_password_appears_in_no_line(
     operator.groups.add(Group.objects.get(name="Операторы техподдержки"))
     client.force_login(operator)
     with django_capture_on_commit_callbacks(execute=True):
-        ticket = services.ticket_submit(data=SCHOOL_DATA, files=[(pdf(), "scan.pdf", "application/pdf")])
+        ticket = services.ticket_submit(data=TICKET_DATA, files=[(pdf(), "scan.pdf", "application/pdf")])
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/admin/helpdesk/ticket/{ticket.pk}/issue-password/")
     assert response.status_code == 302
@@ -89,7 +88,7 @@ def test_issued_password_appears_in_no_line(
     lines = json_log()
     assert [line["user"] for line in lines if line["logger"] == "fisoko.request"] == ["operator"]
     text = json.dumps(lines, ensure_ascii=False)
-    assert password not in text and SCHOOL_DATA["email"] not in text and SCHOOL_DATA["phone"] not in text
+    assert password not in text and TICKET_DATA["email"] not in text and TICKET_DATA["phone"] not in text
     locmem.outbox.clear()
 
 

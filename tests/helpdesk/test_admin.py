@@ -23,9 +23,8 @@ pytestmark = pytest.mark.django_db
 OPERATORS_GROUP = "Операторы техподдержки"
 LIST_URL = "/admin/helpdesk/ticket/"
 
-SCHOOL_DATA = TICKET_DATA
 COORDINATOR_DATA = {
-    **SCHOOL_DATA,
+    **TICKET_DATA,
     "organization_name": "Министерство образования Московской области",
     "information_system": "espd",
     "region_id": "50",
@@ -68,7 +67,7 @@ def file_ticket(django_capture_on_commit_callbacks):
     def file(**changes):
         with django_capture_on_commit_callbacks(execute=True):
             return services.ticket_submit(
-                data={**SCHOOL_DATA, **changes}, files=[(pdf(), "scan.pdf", "application/pdf")]
+                data={**TICKET_DATA, **changes}, files=[(pdf(), "scan.pdf", "application/pdf")]
             )
 
     return file
@@ -170,7 +169,7 @@ def test_search_finds_the_request(op, two_tickets, term):
 
 def make_tickets(n):
     Ticket.objects.bulk_create(
-        [Ticket(**{**SCHOOL_DATA, "login": f"sch77{i:06d}"}, role="school") for i in range(n)]
+        [Ticket(**{**TICKET_DATA, "login": f"sch77{i:06d}"}, role="school") for i in range(n)]
     )
 
 
