@@ -2,11 +2,11 @@ from django.conf import settings
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import SetPasswordForm
 from django.shortcuts import redirect, render, resolve_url
 from django.views.decorators.debug import sensitive_post_parameters
 
-from .forms import LoginForm
+from . import services
+from .forms import IssuedPasswordReplaceForm, LoginForm, OwnPasswordChangeForm
 
 
 class LoginView(auth_views.LoginView):
@@ -39,17 +39,23 @@ def locked_out(request, original_response=None, credentials=None):
     return render(request, "accounts/locked_out.html", {"minutes": minutes}, status=429)
 
 
-@sensitive_post_parameters("new_password1", "new_password2")
+@sensitive_post_parameters("old_password", "new_password1", "new_password2")
 @login_required
 def password_set(request):
-    """Choose one's own password; required after logging in with one issued by support."""
+    """Choose one's own password: the forced change after a password issued by support, or any later one.
+
+    Only the forced change skips the current password; every change emails the account's address.
+    """
+    issued = request.user.must_change_password
     if request.method == "POST":
-        form = SetPasswordForm(request.user, request.POST)
+        if issued:
+            form = IssuedPasswordReplaceForm(request.user, request.POST)
+        else:
+            form = OwnPasswordChangeForm(request.user, request.POST, request=request)
         if form.is_valid():
-            request.user.must_change_password = False
-            form.save()
+            services.password_change(user=form.user, password=form.cleaned_data["new_password1"])
             update_session_auth_hash(request, form.user)
             return redirect("root")
     else:
-        form = SetPasswordForm(request.user)
+        form = IssuedPasswordReplaceForm(request.user) if issued else OwnPasswordChangeForm(request.user)
     return render(request, "accounts/password_set.html", {"form": form})
