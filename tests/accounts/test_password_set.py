@@ -88,7 +88,8 @@ def test_forced_change_refuses_the_issued_password_itself(issued, mailoutbox):
     client = login_client(issued)
     response = set_password(client, PASSWORD)  # PASSWORD is what the SMS carried
     assert response.redirect_chain == []
-    assert "Новый пароль совпадает с выданным службой поддержки. Придумайте другой." in response.content.decode()
+    html = response.content.decode()
+    assert "Новый пароль совпадает с выданным службой поддержки. Придумайте другой." in html
     issued.refresh_from_db()
     assert issued.must_change_password
     assert issued.check_password(PASSWORD)
