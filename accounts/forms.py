@@ -109,3 +109,14 @@ class OwnPasswordChangeForm(NewPasswordMixin, PasswordChangeForm):
         if authenticate(self.request, **credentials) is None:
             raise forms.ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
         return password
+
+
+class StaffCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Код подтверждения",
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autofocus": True, "spellcheck": "false"}
+        ),
+        help_text="Шесть цифр из приложения-аутентификатора или один из кодов восстановления.",
+    )
