@@ -52,6 +52,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "csp",
     "crispy_forms",
     "crispy_bootstrap5",
@@ -70,6 +73,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # tells whether a session has given its second factor
+    "accounts.middleware.StaffSecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -184,6 +189,11 @@ LOGIN_REDIRECT_URL = "/cabinet/"
 LOGOUT_REDIRECT_URL = "/login/"
 SESSION_COOKIE_AGE = int(timedelta(days=14).total_seconds())  # «Запомнить меня»
 SESSION_COOKIE_HTTPONLY = True
+# Staff can issue a password for any account: a second factor (TOTP, with recovery codes) whenever
+# DEBUG is off, and sessions that end this long after login, «Запомнить меня» or not.
+STAFF_OTP_REQUIRED = env.bool("STAFF_OTP_REQUIRED", default=not DEBUG)
+STAFF_SESSION_SECONDS = env.int("STAFF_SESSION_SECONDS", default=8 * 3600)
+OTP_TOTP_ISSUER = "ФИС ОКО"
 CSRF_COOKIE_HTTPONLY = True
 
 # Brute-force protection: 5 failures for one login from one address lock that

@@ -13,6 +13,8 @@ urlpatterns = [
     path("", accounts_views.root, name="root"),
     path("login/", accounts_views.LoginView.as_view(), name="login"),
     path("password/", accounts_views.password_set, name="password_set"),
+    path("staff/code/", accounts_views.staff_otp, name="staff_otp"),
+    path("staff/setup/", accounts_views.staff_otp_setup, name="staff_otp_setup"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("cabinet/", include("cabinet.urls")),
     path("apply/", include("helpdesk.urls")),

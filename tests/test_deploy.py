@@ -56,6 +56,13 @@ def test_check_deploy_warns_when_mail_and_sms_would_stay_on_the_host():
     assert "(helpdesk.W002) Email is kept on this host" in result.stderr
 
 
+def test_check_deploy_warns_when_staff_would_log_in_with_a_password_alone():
+    # With DEBUG=0 the second factor is required unless turned off (the test above finds no warning).
+    result = check_deploy(SMS_BACKEND="smsc", EMAIL_URL="smtp://mail.example.ru:25", STAFF_OTP_REQUIRED="0")
+    assert result.returncode != 0
+    assert "(accounts.W001) STAFF_OTP_REQUIRED is off" in result.stderr
+
+
 def test_debug_with_a_public_host_refuses_to_start():
     result = manage("check", DEBUG="1", ALLOWED_HOSTS="fisoko.example.ru")
     assert result.returncode != 0

@@ -82,3 +82,111 @@ def test_anonymous_visitor_is_sent_to_login(anonymous_client):
     assert response.url.startswith("/login/")
     response = anonymous_client.post("/password/", {"new_password1": "x", "new_password2": "x"})
     assert response.status_code == 302 and response.url.startswith("/login/")
+
+
+def test_forced_change_refuses_the_issued_password_itself(issued, mailoutbox):
+    client = login_client(issued)
+    response = set_password(client, PASSWORD)  # PASSWORD is what the SMS carried
+    assert response.redirect_chain == []
+    html = response.content.decode()
+    assert "Новый пароль совпадает с выданным службой поддержки. Придумайте другой." in html
+    issued.refresh_from_db()
+    assert issued.must_change_password
+    assert issued.check_password(PASSWORD)
+    assert mailoutbox == []
+
+
+@pytest.fixture
+def settled(school):
+    """A school account with its own password and an address on record, logged in."""
+    school.email = "director@school1234.ru"
+    school.save()
+    return school
+
+
+def change_password(client, old, new1, new2=None):
+    data = {"old_password": old, "new_password1": new1, "new_password2": new2 or new1}
+    return client.post("/password/", data, follow=True)
+
+
+def test_the_page_asks_for_the_current_password(settled):
+    html = login_client(settled).get("/password/").content.decode()
+    assert "Смена пароля" in html and "Текущий пароль" in html
+    assert re.search(r'<label\s+for="id_old_password"', html)
+
+
+def test_the_forced_change_does_not_ask_for_the_current_password(issued):
+    assert 'id="id_old_password"' not in login_client(issued).get("/password/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "old, error",
+    [("", "Обязательное поле."), ("wrong-horse-42", "Текущий пароль введён неверно.")],
+)
+def test_change_without_the_right_current_password_is_refused_and_changes_nothing(
+    settled, mailoutbox, django_capture_on_commit_callbacks, old, error
+):
+    client = login_client(settled)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = change_password(client, old, NEW_PASSWORD)
+    assert response.redirect_chain == []
+    assert error in response.content.decode()
+    settled.refresh_from_db()
+    assert settled.check_password(PASSWORD) and not settled.check_password(NEW_PASSWORD)
+    assert mailoutbox == []
+
+
+def test_change_to_the_same_password_is_refused(settled, mailoutbox):
+    response = change_password(login_client(settled), PASSWORD, PASSWORD)
+    assert "Новый пароль совпадает с текущим. Придумайте другой." in response.content.decode()
+    settled.refresh_from_db()
+    assert settled.check_password(PASSWORD)
+    assert mailoutbox == []
+
+
+def test_wrong_current_passwords_lock_the_page_like_failed_logins(settled):
+    client = login_client(settled)
+    for _ in range(5):
+        change_password(client, "wrong-horse-42", NEW_PASSWORD)
+    response = change_password(client, PASSWORD, NEW_PASSWORD)
+    assert response.status_code == 429
+    assert "Вход временно заблокирован" in response.content.decode()
+    settled.refresh_from_db()
+    assert settled.check_password(PASSWORD)
+
+
+def test_change_with_the_current_password_keeps_the_session_and_emails_the_address(
+    settled, mailoutbox, django_capture_on_commit_callbacks
+):
+    client = login_client(settled)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = change_password(client, PASSWORD, NEW_PASSWORD)
+    assert response.redirect_chain[0] == ("/", 302)
+    settled.refresh_from_db()
+    assert settled.check_password(NEW_PASSWORD)
+    assert client.get("/cabinet/").status_code == 200
+    [mail] = mailoutbox
+    assert mail.to == ["director@school1234.ru"]
+    assert mail.subject == "ФИС ОКО: пароль учётной записи sch771234 изменён"
+    text = mail.body + mail.alternatives[0][0]
+    assert "Если вы пароль не меняли, подайте заявку на замену пароля" in mail.body
+    assert NEW_PASSWORD not in text and PASSWORD not in text
+
+
+def test_forced_change_emails_the_address_too(issued, mailoutbox, django_capture_on_commit_callbacks):
+    issued.email = "director@school1234.ru"
+    issued.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        set_password(login_client(issued), NEW_PASSWORD)
+    [mail] = mailoutbox
+    assert mail.to == ["director@school1234.ru"] and NEW_PASSWORD not in mail.body
+
+
+def test_account_without_an_address_changes_its_password_and_gets_no_mail(
+    school, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        change_password(login_client(school), PASSWORD, NEW_PASSWORD)
+    school.refresh_from_db()
+    assert school.check_password(NEW_PASSWORD)
+    assert mailoutbox == []
