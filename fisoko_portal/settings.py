@@ -333,6 +333,9 @@ CLAMAV_TIMEOUT = env.float("CLAMAV_TIMEOUT", default=10.0)
 HELPDESK_APPLY_RATE = (env.int("HELPDESK_APPLY_LIMIT", default=20), 3600)
 HELPDESK_STATUS_RATE = (env.int("HELPDESK_STATUS_LIMIT", default=20), 600)
 HELPDESK_LETTER_RATE = (env.int("HELPDESK_LETTER_LIMIT", default=60), 3600)  # each one builds a .docx
+# Confirmations of filed requests to one email address per 24 hours. Nobody verifies the address a
+# request names: past this many the request is still filed, but its confirmation is not sent.
+HELPDESK_EMAIL_PER_ADDRESS_DAY = env.int("HELPDESK_EMAIL_PER_ADDRESS_DAY", default=10)
 
 # LOG_JSON=1: one JSON object a line (requests, Celery tasks, everything else), for a log
 # collector. Either way the formatter masks emails, phone numbers and passwords in every line.

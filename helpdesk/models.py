@@ -218,7 +218,11 @@ class Notification(models.Model):
         ordering = ["created_at", "pk"]
         verbose_name = "уведомление"
         verbose_name_plural = "уведомления"
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="notification_due")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="notification_due"),
+            # The cap on confirmations per address counts a day's rows for one recipient (iexact).
+            models.Index(Upper("recipient"), "created_at", name="notification_recipient_upper"),
+        ]
 
     def __str__(self):
         return f"{self.get_channel_display()} {self.get_kind_display()} → {self.recipient}"
