@@ -155,10 +155,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "helpdesk.tasks.purge_personal_data",
         "schedule": crontab(hour=3, minute=30),  # daily, Moscow time
     },
+    "clear-expired-sessions": {
+        "task": "helpdesk.tasks.clear_expired_sessions",
+        "schedule": crontab(hour=4, minute=0),  # daily, Moscow time
+    },
 }
 OUTBOX_SWEEP_GRACE = env.int("OUTBOX_SWEEP_GRACE", default=60)
 # Closed requests lose their personal data and attachments after this many days.
 PERSONAL_DATA_RETENTION_DAYS = env.int("PERSONAL_DATA_RETENTION_DAYS", default=90)
+# Open requests nobody has touched for this many days are closed and lose their data and files.
+ABANDONED_REQUEST_DAYS = env.int("ABANDONED_REQUEST_DAYS", default=180)
 # A password issued by support is an initial one: the user sets their own at the next login.
 ISSUED_PASSWORD_MUST_CHANGE = env.bool("ISSUED_PASSWORD_MUST_CHANGE", default=True)
 
