@@ -52,7 +52,10 @@ ENV = {
     "SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "127.0.0.1",
     "SECURE_SSL_REDIRECT": "0",
+    # Nobody real is served: mail and SMS may stay on this host (files under var/).
+    "ALLOW_LOCAL_DELIVERY": "1",
     "HELPDESK_APPLY_LIMIT": "1000000000",
+    "HELPDESK_EMAIL_PER_ADDRESS_DAY": "1000000000",  # every filing queues its email, as measured
     "MEDIA_ROOT": str(BASE_DIR / "var" / "bench-media"),
     "LOG_LEVEL": "WARNING",
     "CONN_MAX_AGE": os.environ.get("CONN_MAX_AGE", "60"),

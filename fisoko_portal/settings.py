@@ -160,10 +160,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "helpdesk.tasks.purge_personal_data",
         "schedule": crontab(hour=3, minute=30),  # daily, Moscow time
     },
+    "clear-expired-sessions": {
+        "task": "helpdesk.tasks.clear_expired_sessions",
+        "schedule": crontab(hour=4, minute=0),  # daily, Moscow time
+    },
 }
 OUTBOX_SWEEP_GRACE = env.int("OUTBOX_SWEEP_GRACE", default=60)
 # Closed requests lose their personal data and attachments after this many days.
 PERSONAL_DATA_RETENTION_DAYS = env.int("PERSONAL_DATA_RETENTION_DAYS", default=90)
+# Open requests nobody has touched for this many days are closed and lose their data and files.
+ABANDONED_REQUEST_DAYS = env.int("ABANDONED_REQUEST_DAYS", default=180)
 # A password issued by support is an initial one: the user sets their own at the next login.
 ISSUED_PASSWORD_MUST_CHANGE = env.bool("ISSUED_PASSWORD_MUST_CHANGE", default=True)
 
@@ -268,13 +274,43 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds; a hanging server must not hold a worker
 
 # SMS: "console", "file" (under var/sms/), "locmem" (tests), "smsc", or a dotted path to a backend class.
-SMS_BACKEND = env.str("SMS_BACKEND", default="file")
+SMS_BACKEND = env.str("SMS_BACKEND", default="") or "file"  # empty, as an unset variable: the default
 SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=VAR_DIR / "sms")
 SMSC_URL = env.str("SMSC_URL", default="https://smsc.ru/sys/send.php")
 SMSC_LOGIN = env.str("SMSC_LOGIN", default="")
 SMSC_PASSWORD = env.str("SMSC_PASSWORD", default="")
 SMSC_SENDER = env.str("SMSC_SENDER", default="")
 SMSC_TIMEOUT = env.float("SMSC_TIMEOUT", default=10.0)
+
+# Backends that keep issued passwords and mail on this host: files under var/, the journal (past the
+# log masking), memory. Right for `make run` and the tests; with DEBUG off the portal refuses to
+# start with them unless ALLOW_LOCAL_DELIVERY=1 says, for a demo, that nobody real is served.
+LOCAL_SMS_BACKENDS = {
+    "console",
+    "file",
+    "locmem",
+    "helpdesk.sms.console.ConsoleBackend",
+    "helpdesk.sms.file.FileBackend",
+    "helpdesk.sms.locmem.LocmemBackend",
+}
+LOCAL_EMAIL_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+}
+ALLOW_LOCAL_DELIVERY = env.bool("ALLOW_LOCAL_DELIVERY", default=False)
+if not DEBUG and not ALLOW_LOCAL_DELIVERY:
+    if SMS_BACKEND in LOCAL_SMS_BACKENDS:
+        raise ImproperlyConfigured(
+            f"DEBUG is off but SMS_BACKEND is {SMS_BACKEND!r}: issued passwords would stay on this host. "
+            "Set SMS_BACKEND=smsc with SMSC_LOGIN and SMSC_PASSWORD, or ALLOW_LOCAL_DELIVERY=1 for a demo."
+        )
+    if EMAIL_BACKEND in LOCAL_EMAIL_BACKENDS:
+        raise ImproperlyConfigured(
+            f"DEBUG is off but EMAIL_BACKEND is {EMAIL_BACKEND!r}: mail would stay on this host. "
+            "Set EMAIL_URL (e.g. smtp+tls://user:password@mail.example.ru:587), or "
+            "ALLOW_LOCAL_DELIVERY=1 for a demo."
+        )
 
 # No inline or external scripts: every script is a static file of this site. Inline style
 # attributes stay allowed because Django's admin templates use them.
@@ -313,6 +349,9 @@ CLAMAV_TIMEOUT = env.float("CLAMAV_TIMEOUT", default=10.0)
 HELPDESK_APPLY_RATE = (env.int("HELPDESK_APPLY_LIMIT", default=20), 3600)
 HELPDESK_STATUS_RATE = (env.int("HELPDESK_STATUS_LIMIT", default=20), 600)
 HELPDESK_LETTER_RATE = (env.int("HELPDESK_LETTER_LIMIT", default=60), 3600)  # each one builds a .docx
+# Confirmations of filed requests to one email address per 24 hours. Nobody verifies the address a
+# request names: past this many the request is still filed, but its confirmation is not sent.
+HELPDESK_EMAIL_PER_ADDRESS_DAY = env.int("HELPDESK_EMAIL_PER_ADDRESS_DAY", default=10)
 
 # LOG_JSON=1: one JSON object a line (requests, Celery tasks, everything else), for a log
 # collector. Either way the formatter masks emails, phone numbers and passwords in every line.

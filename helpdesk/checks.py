@@ -1,24 +1,18 @@
-"""`manage.py check --deploy`: notifications must reach people in production.
+"""`manage.py check --deploy`: notifications must reach people, and uploads must be scanned.
 
 The development backends keep mail and SMS on the web host, and the file one writes every issued
-password to disk in plain text; fine for `make run`, never for the real service.
+password to disk in plain text; fine for `make run`, never for the real service. With DEBUG off the
+settings refuse them outright unless ALLOW_LOCAL_DELIVERY is set; these warnings remind a demo.
 """
 
 from django.conf import settings
 from django.core import checks
 
-LOCAL_SMS = {"console", "file", "locmem"}
-LOCAL_MAIL = {
-    "django.core.mail.backends.console.EmailBackend",
-    "django.core.mail.backends.filebased.EmailBackend",
-    "django.core.mail.backends.locmem.EmailBackend",
-}
-
 
 @checks.register(checks.Tags.security, deploy=True)
 def notifications_leave_the_host(app_configs, **kwargs):
     found = []
-    if settings.SMS_BACKEND in LOCAL_SMS:
+    if settings.SMS_BACKEND in settings.LOCAL_SMS_BACKENDS:
         found.append(
             checks.Warning(
                 f"SMS_BACKEND is {settings.SMS_BACKEND!r}: issued passwords reach no phone "
@@ -27,7 +21,7 @@ def notifications_leave_the_host(app_configs, **kwargs):
                 id="helpdesk.W001",
             )
         )
-    if settings.EMAIL_BACKEND in LOCAL_MAIL:
+    if settings.EMAIL_BACKEND in settings.LOCAL_EMAIL_BACKENDS:
         found.append(
             checks.Warning(
                 "Email is kept on this host: requesters get no confirmation or answer.",
@@ -36,3 +30,17 @@ def notifications_leave_the_host(app_configs, **kwargs):
             )
         )
     return found
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def uploads_are_scanned(app_configs, **kwargs):
+    """An error, not a warning: operators open the scans the public uploads, on their own machines."""
+    if settings.CLAMAV_ENABLED:
+        return []
+    return [
+        checks.Error(
+            "CLAMAV_ENABLED is off: files from the public form reach operators unscanned.",
+            hint="Run clamd and set CLAMAV_ENABLED=1 with CLAMAV_SOCKET (or CLAMAV_HOST and CLAMAV_PORT).",
+            id="helpdesk.E001",
+        )
+    ]

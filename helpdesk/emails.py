@@ -1,6 +1,9 @@
 """All mail the helpdesk sends: one function per kind, each with text and HTML templates.
 
-No email ever carries a password: it goes by SMS only.
+No email ever carries a password: it goes by SMS only. Nobody has verified the address a request
+names, so mail quotes nothing a stranger typed (organization, names, description), only what the form
+checked the shape of: the number, the login and the phone. The rejection reason is quoted: an
+operator wrote it.
 """
 
 from django.conf import settings

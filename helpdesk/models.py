@@ -111,10 +111,14 @@ class Ticket(models.Model):
         return self.status in OPEN_STATUSES
 
 
+# The folder (the key prefix on S3) of every attachment: the daily sweep looks in it for orphans.
+ATTACHMENT_DIR = "tickets"
+
+
 def attachment_path(instance, filename):
     """A random stored name; the user's file name is kept only in the row."""
     suffix = PurePath(filename).suffix.lower()
-    return f"tickets/{uuid.uuid4().hex}{suffix}"
+    return f"{ATTACHMENT_DIR}/{uuid.uuid4().hex}{suffix}"
 
 
 class Attachment(models.Model):
@@ -128,6 +132,8 @@ class Attachment(models.Model):
         ordering = ["pk"]
         verbose_name = "вложение"
         verbose_name_plural = "вложения"
+        # The orphan sweep asks, a thousand stored names at a time, which of them have a row.
+        indexes = [models.Index(fields=["file"], name="attachment_file")]
 
     def __str__(self):
         return self.original_name
@@ -218,7 +224,11 @@ class Notification(models.Model):
         ordering = ["created_at", "pk"]
         verbose_name = "уведомление"
         verbose_name_plural = "уведомления"
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="notification_due")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="notification_due"),
+            # The cap on confirmations per address counts a day's rows for one recipient (iexact).
+            models.Index(Upper("recipient"), "created_at", name="notification_recipient_upper"),
+        ]
 
     def __str__(self):
         return f"{self.get_channel_display()} {self.get_kind_display()} → {self.recipient}"

@@ -1,4 +1,5 @@
-"""Removal of personal data from requests closed longer ago than the retention period.
+"""Removal of personal data from requests closed longer ago than the retention period, or left
+open and untouched for longer than anyone will come back to them; and of stored files no row names.
 
 What stays is what statistics and disputes need: the number, status, dates, login, role,
 region, the status history and the delivery record of the notifications.
@@ -9,10 +10,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from .models import (
+    ATTACHMENT_DIR,
     CLOSED_STATUSES,
     OPEN_STATUSES,
     Attachment,
@@ -36,6 +38,8 @@ PERSONAL_FIELDS = [
     "rejection_reason",
 ]
 REMOVED = "[удалено]"
+# An upload is written to storage before the row naming it commits: younger files are never orphans.
+ORPHAN_MIN_AGE = timedelta(days=1)
 
 
 def personal_data_purge(*, now=None) -> int:
@@ -57,6 +61,83 @@ def personal_data_purge(*, now=None) -> int:
             transaction.on_commit(lambda files=files: _delete_files(files))
         total += len(ids)
         log.info("Personal data purge: %d request(s), %d file(s) removed", len(ids), len(files))
+
+
+def abandoned_purge(*, now=None) -> int:
+    """Close requests open and untouched for ABANDONED_REQUEST_DAYS, removing their personal data at once.
+
+    Nobody worked them and nobody will, so nothing justifies keeping a stranger's scans longer than
+    those of a request that was answered. Each is closed as «Отклонена» with an event that says why;
+    no email goes out (it would go to an address nobody verified, about a request long forgotten).
+    Tickets an operator holds locked right now are skipped: they are being worked.
+    """
+    now = now or timezone.now()
+    days = getattr(settings, "ABANDONED_REQUEST_DAYS", 180)
+    cutoff = now - timedelta(days=days)
+    comment = f"Закрыта без рассмотрения: заявка не менялась {days} дн. Персональные данные и файлы удалены."
+    total = 0
+    while True:
+        with transaction.atomic():
+            due = _abandoned(cutoff).select_for_update(skip_locked=True)
+            rows = list(due.values_list("pk", "status")[:BATCH_SIZE])
+            if not rows:
+                return total
+            ids = [pk for pk, _status in rows]
+            files = _purge(ids, now)  # first: it blanks the note of a move to «Отклонена», not this one
+            TicketEvent.objects.bulk_create(
+                TicketEvent(ticket_id=pk, from_status=status, to_status=Status.REJECTED, comment=comment)
+                for pk, status in rows
+            )
+            Ticket.objects.filter(pk__in=ids).update(status=Status.REJECTED, updated_at=now)
+            transaction.on_commit(lambda files=files: _delete_files(files))
+        total += len(ids)
+        log.info("Abandoned requests closed: %d request(s), %d file(s) removed", len(ids), len(files))
+
+
+def _abandoned(cutoff):
+    # Every workflow records an event, so «untouched» is: filed before the cutoff, no event since.
+    recent = TicketEvent.objects.filter(ticket=OuterRef("pk"), created_at__gte=cutoff)
+    return (
+        Ticket.objects.filter(
+            status__in=OPEN_STATUSES, personal_data_removed_at__isnull=True, created_at__lt=cutoff
+        )
+        .filter(~Exists(recent))
+        .order_by("pk")
+    )
+
+
+def orphaned_files_sweep(*, now=None) -> int:
+    """Delete stored attachment files that no row names, a day old at least; return how many.
+
+    They are files whose deletion failed (a storage error during a purge: this is its daily retry)
+    and files a process left behind when it died between a commit and the deletions that follow
+    it. The listing has no dates (S3 gives none without a request per object), so only the few
+    files without a row are asked their age.
+    """
+    storage = Attachment._meta.get_field("file").storage
+    now = now or timezone.now()
+    try:
+        _folders, names = storage.listdir(ATTACHMENT_DIR)
+    except FileNotFoundError:  # nothing was ever uploaded to this disk
+        return 0
+    removed = 0
+    for start in range(0, len(names), BATCH_SIZE):
+        batch = [f"{ATTACHMENT_DIR}/{name}" for name in names[start : start + BATCH_SIZE]]
+        named = set(Attachment.objects.filter(file__in=batch).values_list("file", flat=True))
+        for name in batch:
+            if name in named:
+                continue
+            try:
+                if storage.get_modified_time(name) > now - ORPHAN_MIN_AGE:
+                    continue  # perhaps an upload whose row has not committed yet
+                storage.delete(name)
+            except Exception:  # the next day's sweep tries again
+                log.warning("Could not delete orphaned attachment file %s", name, exc_info=True)
+                continue
+            removed += 1
+    if removed:
+        log.info("Orphaned attachment files removed: %d", removed)
+    return removed
 
 
 def _due(cutoff):
@@ -115,5 +196,6 @@ def _delete_files(names):
         try:
             storage.delete(name)
         except Exception:  # OSError on disk, botocore's own errors on S3: the other files still go
-            # Stored names are random and say nothing about the person.
+            # Stored names are random and say nothing about the person. The file now has no row:
+            # the daily orphan sweep (``orphaned_files_sweep``) deletes it when storage is back.
             log.warning("Could not delete attachment file %s", name, exc_info=True)

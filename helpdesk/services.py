@@ -1,7 +1,9 @@
 """The helpdesk's workflows: each changes a ticket, records an event and queues its notifications."""
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -47,14 +49,41 @@ def ticket_submit(*, data, files):
                 attachment.file.save(name, uploaded, save=False)
                 stored.append(attachment.file)
                 attachment.save()
-            TicketEvent.objects.create(ticket=ticket, to_status=Status.NEW, comment="Заявка подана")
-            _notify(ticket, Channel.EMAIL, Kind.RECEIVED)
+            if _confirmations_today(ticket.email) < settings.HELPDESK_EMAIL_PER_ADDRESS_DAY:
+                TicketEvent.objects.create(ticket=ticket, to_status=Status.NEW, comment="Заявка подана")
+                _notify(ticket, Channel.EMAIL, Kind.RECEIVED)
+            else:
+                comment = (
+                    "Заявка подана. Подтверждение по e-mail не отправлено: на этот адрес за сутки уже "
+                    f"отправлено {settings.HELPDESK_EMAIL_PER_ADDRESS_DAY} подтверждений."
+                )
+                TicketEvent.objects.create(ticket=ticket, to_status=Status.NEW, comment=comment)
     except BaseException:
         for file in stored:
             file.delete(save=False)
         raise
     log.info("Ticket %s filed with %d attachment(s)", ticket.number, len(stored))
     return ticket
+
+
+def _confirmations_today(email):
+    """Confirmations queued for this address in the last 24 hours.
+
+    The address is typed by whoever files the request: without a cap, the form would mail anyone as
+    often as the per-client throttle lets one client (and any number of clients) post. Operators'
+    answers are not capped: a stranger cannot cause them.
+    """
+    return Notification.objects.filter(
+        channel=Channel.EMAIL,
+        kind=Kind.RECEIVED,
+        recipient__iexact=email,
+        created_at__gte=timezone.now() - timedelta(days=1),
+    ).count()
+
+
+def confirmation_sent(*, number):
+    """Whether the request with this number got its confirmation email queued (the success page says)."""
+    return Notification.objects.filter(ticket__number=number, kind=Kind.RECEIVED).exists()
 
 
 def _save_with_unique_number(ticket, attempts=5):

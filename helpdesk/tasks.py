@@ -1,5 +1,6 @@
 from celery import shared_task
 from django.conf import settings
+from django.core.management import call_command
 
 from . import outbox, retention
 
@@ -24,5 +25,17 @@ def sweep_outbox():
 
 @shared_task
 def purge_personal_data():
-    """Beat, daily: blank the personal data of requests closed longer ago than the retention period."""
-    return retention.personal_data_purge()
+    """Beat, daily: blank the personal data of requests closed longer ago than the retention period,
+    close and blank those abandoned open, and delete stored files that no row names any more.
+
+    Returns how many requests were purged.
+    """
+    purged = retention.personal_data_purge() + retention.abandoned_purge()
+    retention.orphaned_files_sweep()
+    return purged
+
+
+@shared_task
+def clear_expired_sessions():
+    """Beat, daily: Django keeps expired sessions in the table until ``clearsessions`` removes them."""
+    call_command("clearsessions")

@@ -64,6 +64,15 @@ def _printable(name):
     return "".join(ch if ch.isprintable() else "�" for ch in name)[:100]
 
 
+def masked_name(name):
+    """A user's file name as logs may show it: the extension only (``*.zip``).
+
+    People name scans after themselves («Иванова паспорт.pdf»), and logs keep no personal data.
+    """
+    extension = extension_of(name)
+    return f"*.{_printable(extension)[:10]}" if extension else "*"
+
+
 def extension_of(name):
     return PurePath(name).suffix.lower().lstrip(".")
 
@@ -147,5 +156,5 @@ def scan_for_viruses(uploaded, name):
             "Проверка файлов на вирусы временно недоступна, заявка не принята. Попробуйте отправить её позже."
         ) from error
     if threat:
-        log.warning("Upload %r refused: clamd found %s", name, threat)
+        log.warning("Upload %s refused: clamd found %s", masked_name(name), threat)
         raise UploadError(f"Файл «{name}» не принят: обнаружена угроза {threat}.")

@@ -6,7 +6,7 @@ from django.views.decorators.http import require_POST
 from . import letter
 from .forms import ApplyForm, StatusForm
 from .models import Reason
-from .services import ticket_find, ticket_submit
+from .services import confirmation_sent, ticket_find, ticket_submit
 from .throttle import allow
 from .uploads import MAX_TOTAL_BYTES
 
@@ -38,7 +38,8 @@ def done(request):
     number = request.session.get("helpdesk_ticket_number")
     if not number:
         return redirect("helpdesk:apply")
-    return render(request, "helpdesk/done.html", {"number": number})
+    mailed = confirmation_sent(number=number)
+    return render(request, "helpdesk/done.html", {"number": number, "mailed": mailed})
 
 
 @require_POST

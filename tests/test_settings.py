@@ -12,6 +12,7 @@ from django.db import connection
 from tests.conftest import require_service
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+REAL_CHANNELS = {"SMS_BACKEND": "smsc", "EMAIL_URL": "smtp://127.0.0.1:2525"}
 PROBE = (
     "import json, django; django.setup(); from django.conf import settings as s; "
     "from fisoko_portal.celery import app; "
@@ -23,9 +24,8 @@ PROBE = (
 
 def run_settings(**env):
     """Load the settings in a fresh interpreter with exactly this environment."""
-    clean = {
-        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY"}
-    }
+    own = {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "SMS_BACKEND", "EMAIL_URL"}
+    clean = {k: v for k, v in os.environ.items() if k not in own | {"ALLOW_LOCAL_DELIVERY"}}
     clean.update(env, DJANGO_SETTINGS_MODULE="fisoko_portal.settings")
     return subprocess.run(
         [sys.executable, "-c", PROBE], cwd=BASE_DIR, env=clean, capture_output=True, text=True, timeout=60
@@ -61,7 +61,21 @@ def test_production_refuses_the_default_secret_key():
 
 
 def test_production_starts_with_a_real_secret_key():
+    result = run_settings(DEBUG="0", ALLOWED_HOSTS="portal.example", SECRET_KEY="k" * 60, **REAL_CHANNELS)
+    assert result.returncode == 0, result.stderr
+
+
+def test_production_with_the_embedded_default_channels_refuses_to_start():
+    # SMS_BACKEND and EMAIL_URL unset: passwords would be files under var/sms/.
     result = run_settings(DEBUG="0", ALLOWED_HOSTS="portal.example", SECRET_KEY="k" * 60)
+    assert result.returncode != 0
+    assert "SMS_BACKEND is 'file': issued passwords would stay on this host" in result.stderr
+
+
+def test_production_with_local_channels_starts_when_a_demo_allows_it():
+    result = run_settings(
+        DEBUG="0", ALLOWED_HOSTS="portal.example", SECRET_KEY="k" * 60, ALLOW_LOCAL_DELIVERY="1"
+    )
     assert result.returncode == 0, result.stderr
 
 

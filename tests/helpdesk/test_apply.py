@@ -238,7 +238,8 @@ def test_form_page_and_a_valid_submission_run_a_bounded_number_of_queries(
 ):
     with django_assert_max_num_queries(1):  # the regions of the choice
         assert client.get("/apply/").status_code == 200
-    # The region (twice: the choice, the model's check), the request, its file, event and email in one
-    # transaction, the session that carries the number to the success page; savepoints count too.
-    with django_assert_max_num_queries(14):
+    # The region (twice: the choice, the model's check), the request, its file, event, the count of
+    # the day's confirmations to its address and the email in one transaction, the session that
+    # carries the number to the success page; savepoints count too.
+    with django_assert_max_num_queries(15):
         assert submit(client, valid_data, [pdf()]).status_code == 302

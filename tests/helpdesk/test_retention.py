@@ -1,19 +1,21 @@
 """Personal data of requests closed long ago is removed; the record of the request stays."""
 
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from helpdesk import retention, services
 from helpdesk.models import AttachmentDownload, Delivery, Status, Ticket, TicketEvent
-from helpdesk.retention import personal_data_purge
+from helpdesk.retention import abandoned_purge, orphaned_files_sweep, personal_data_purge
 from helpdesk.sms import locmem
-from helpdesk.tasks import purge_personal_data
+from helpdesk.tasks import clear_expired_sessions, purge_personal_data
 from tests.conftest import login_client
-from tests.helpdesk.conftest import pdf
+from tests.helpdesk.conftest import PDF, pdf
 
 pytestmark = pytest.mark.django_db
 
@@ -259,3 +261,147 @@ def test_the_admin_page_of_a_purged_request_opens_and_shows_the_removal_date(
     assert "1 марта 2027 г. 12:30" in html  # NOW in Moscow time
     assert ticket.number in html and "sch771234" in html
     assert PHONE not in html and EMAIL not in html and "Иванова" not in html
+
+
+# --- Requests left open ------------------------------------------------------------------------
+
+
+def leave_untouched(ticket, days):
+    """Date the filing, and every event, ``days`` days before NOW."""
+    when = NOW - timedelta(days=days)
+    Ticket.objects.filter(pk=ticket.pk).update(created_at=when)
+    TicketEvent.objects.filter(ticket=ticket).update(created_at=when)
+
+
+def abandoned(django_capture_on_commit_callbacks):
+    # At NOW, so that the closing event is dated after the events it follows.
+    with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
+        return abandoned_purge()
+
+
+def test_a_request_open_and_untouched_for_181_days_is_closed_and_purged(
+    file_ticket, mailoutbox, django_capture_on_commit_callbacks
+):
+    ticket = file_ticket()
+    files = paths(ticket)
+    leave_untouched(ticket, 181)
+    mailed = len(mailoutbox)
+
+    assert abandoned(django_capture_on_commit_callbacks) == 1
+
+    purged = Ticket.objects.get(pk=ticket.pk)
+    assert purged.status == Status.REJECTED and purged.personal_data_removed_at == NOW
+    for field in retention.PERSONAL_FIELDS:
+        assert getattr(purged, field) == "", field
+    assert (purged.number, purged.login) == (ticket.number, "sch771234")
+    assert not purged.attachments.exists() and files and not any(open_or_none(p) for p in files)
+    last = purged.events.last()
+    assert (last.from_status, last.to_status, last.actor) == (Status.NEW, Status.REJECTED, None)
+    assert last.comment == (
+        "Закрыта без рассмотрения: заявка не менялась 180 дн. Персональные данные и файлы удалены."
+    )
+    assert len(mailoutbox) == mailed  # no email to an address nobody verified, about a forgotten request
+    assert abandoned(django_capture_on_commit_callbacks) == 0
+
+
+def test_open_requests_filed_or_worked_recently_are_kept(
+    file_ticket, operator, django_capture_on_commit_callbacks
+):
+    young = file_ticket()
+    leave_untouched(young, 179)
+    worked = file_ticket()
+    leave_untouched(worked, 400)
+    services.ticket_take(ticket=worked, by=operator)
+    TicketEvent.objects.filter(ticket=worked, to_status=Status.IN_PROGRESS).update(
+        created_at=NOW - timedelta(days=10)
+    )
+
+    assert abandoned(django_capture_on_commit_callbacks) == 0
+
+    for ticket in [young, worked]:
+        ticket.refresh_from_db()
+        assert ticket.is_open and ticket.phone == PHONE and ticket.personal_data_removed_at is None
+        assert all(open_or_none(p).startswith(b"%PDF") for p in paths(ticket))
+
+
+def test_the_abandoned_period_comes_from_the_setting(
+    settings, file_ticket, django_capture_on_commit_callbacks
+):
+    settings.ABANDONED_REQUEST_DAYS = 30
+    ticket = file_ticket()
+    leave_untouched(ticket, 31)
+
+    assert abandoned(django_capture_on_commit_callbacks) == 1
+    assert "не менялась 30 дн." in Ticket.objects.get(pk=ticket.pk).events.last().comment
+
+
+def test_the_beat_task_closes_abandoned_requests_too(
+    file_ticket, closed_ticket, django_capture_on_commit_callbacks
+):
+    closed_ticket(91)
+    leave_untouched(file_ticket(), 181)
+
+    with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
+        assert purge_personal_data.delay().get() == 2
+    assert not Ticket.objects.filter(personal_data_removed_at__isnull=True).exists()
+
+
+# --- Files no row names --------------------------------------------------------------------------
+
+
+def stored_file(media_root, name, age):
+    path = media_root / "tickets" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(PDF)
+    stamp = (timezone.now() - age).timestamp()
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def test_orphaned_files_a_day_old_are_swept_and_the_rest_kept(file_ticket, media_root, caplog):
+    kept = paths(file_ticket())  # named by rows, however old
+    for path in kept:
+        os.utime(path, (0, 0))
+    orphan = stored_file(media_root, "0123456789abcdef.pdf", timedelta(days=1, minutes=1))
+    uploading = stored_file(media_root, "fedcba9876543210.pdf", timedelta(minutes=5))  # row not committed yet
+
+    with caplog.at_level(logging.INFO, logger="helpdesk.retention"):
+        assert orphaned_files_sweep() == 1
+
+    assert not orphan.exists() and uploading.exists()
+    assert all(open_or_none(p) == PDF for p in kept)
+    assert "Orphaned attachment files removed: 1" in caplog.text
+
+
+def test_sweep_on_an_empty_storage_removes_nothing(media_root):
+    assert orphaned_files_sweep() == 0
+
+
+def test_the_beat_task_sweeps_orphans(media_root, django_capture_on_commit_callbacks):
+    orphan = stored_file(media_root, "0123456789abcdef.pdf", timedelta(days=2))
+    with django_capture_on_commit_callbacks(execute=True):
+        purge_personal_data.delay().get()
+    assert not orphan.exists()
+
+
+# --- Sessions ---------------------------------------------------------------------------------------
+
+
+def test_expired_sessions_are_cleared_daily(settings):
+    from celery.schedules import crontab
+    from django.contrib.sessions.models import Session
+
+    entry = settings.CELERY_BEAT_SCHEDULE["clear-expired-sessions"]
+    assert entry["task"] == "helpdesk.tasks.clear_expired_sessions"
+    assert entry["schedule"] == crontab(hour=4, minute=0)
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    Session.objects.create(
+        session_key="e" * 32, session_data="", expire_date=timezone.now() - timedelta(seconds=1)
+    )
+    Session.objects.create(
+        session_key="l" * 32, session_data="", expire_date=timezone.now() + timedelta(days=1)
+    )
+
+    clear_expired_sessions.delay().get()
+
+    assert list(Session.objects.values_list("session_key", flat=True)) == ["l" * 32]

@@ -11,11 +11,12 @@ from unittest import mock
 import boto3
 import pytest
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 import fisoko_portal.settings
 from helpdesk import services
 from helpdesk.models import Attachment, Ticket, TicketEvent
-from helpdesk.retention import personal_data_purge
+from helpdesk.retention import orphaned_files_sweep, personal_data_purge
 from tests.conftest import login_client, require_service
 from tests.helpdesk.conftest import PDF, TICKET_DATA, pdf
 from tests.integration.conftest import free_port
@@ -139,3 +140,25 @@ def test_purge_with_the_bucket_unreachable_still_blanks_the_request_and_names_th
         assert personal_data_purge(now=closed_at + timedelta(days=91)) == 1
     assert Ticket.objects.get().email == ""
     assert f"Could not delete attachment file {name}" in caplog.text
+
+    # The bucket is back (moto keeps its objects in this process): the daily sweep deletes the file
+    # that no row names any more, once it is a day old.
+    host, port = bucket.server._ip_address, bucket.server._port
+    bucket.server = type(bucket.server)(ip_address=host, port=port, verbose=False)
+    bucket.server.start()
+    assert keys(bucket) == [name]
+    assert orphaned_files_sweep() == 0  # written moments ago: perhaps an upload not committed yet
+    assert orphaned_files_sweep(now=timezone.now() + timedelta(days=1, minutes=1)) == 1
+    assert keys(bucket) == []
+
+
+def test_sweep_deletes_only_day_old_objects_that_no_row_names(bucket, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.ticket_submit(data=TICKET_DATA, files=[(pdf(), "scan.pdf", "application/pdf")])
+    named = Attachment.objects.get().file.name
+    bucket.put_object(Bucket=BUCKET, Key="tickets/0123456789abcdef.pdf", Body=PDF)
+    bucket.put_object(Bucket=BUCKET, Key="previews/0123456789abcdef.png", Body=b"not an attachment")
+
+    assert orphaned_files_sweep(now=timezone.now() + timedelta(days=2)) == 1
+
+    assert sorted(keys(bucket)) == sorted([named, "previews/0123456789abcdef.png"])

@@ -10,6 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from helpdesk.models import Attachment
+from helpdesk.uploads import masked_name
 from tests.clamd_server import CLAMD, SIGNATURE, eicar, running_clamd
 from tests.conftest import require_service
 from tests.helpdesk.conftest import PDF, pdf
@@ -132,6 +133,24 @@ def test_eicar_in_a_zip_is_refused_naming_the_threat(client, valid_data, media_r
     response = submit(client, valid_data, [pdf(), make_zip([("eicar.com", eicar())], "docs.zip")])
     message = f"Файл «docs.zip» не принят: обнаружена угроза {SIGNATURE}"
     assert_refused(response, "attachments", message, media_root)
+
+
+def test_refused_file_is_logged_without_its_name(client, valid_data, media_root, clamav, caplog):
+    upload = make_zip([("eicar.com", eicar())], "Иванова Мария паспорт.zip")
+    with caplog.at_level(logging.WARNING, logger="helpdesk.uploads"):
+        response = submit(client, valid_data, [upload])
+    assert_refused(response, "attachments", "«Иванова Мария паспорт.zip» не принят", media_root)
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "helpdesk.uploads"]
+    assert line.startswith(f"Upload *.zip refused: clamd found {SIGNATURE}")
+    assert "Иванова" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "name, shown",
+    [("Иванова паспорт.PDF", "*.pdf"), ("скан", "*"), ("a.tar.gz", "*.gz"), ("отчёт.docx", "*.docx")],
+)
+def test_masked_name_keeps_only_the_extension(name, shown):
+    assert masked_name(name) == shown
 
 
 def test_clean_files_pass_the_scan(client, valid_data, clamav):
