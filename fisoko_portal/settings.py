@@ -151,6 +151,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "helpdesk.tasks.sweep_outbox",
         "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=60.0),
     },
+    "purge-login-failures": {
+        "task": "accounts.tasks.purge_login_failures",
+        "schedule": crontab(minute=15),  # hourly
+    },
     "purge-personal-data": {
         "task": "helpdesk.tasks.purge_personal_data",
         "schedule": crontab(hour=3, minute=30),  # daily, Moscow time
@@ -165,6 +169,7 @@ ISSUED_PASSWORD_MUST_CHANGE = env.bool("ISSUED_PASSWORD_MUST_CHANGE", default=Tr
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    "accounts.login_budget.LoginBudgetBackend",  # after axes, before the password is checked
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Argon2id first, at the OWASP minimum (19 MiB, t=2, p=1); the other hashers
@@ -199,6 +204,18 @@ AXES_CLIENT_IP_CALLABLE = "accounts.client.client_ip"
 # or one request every few minutes would keep a login locked for ever.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_VERBOSE = False
+# Password spraying (accounts/login_budget.py): failed logins are also counted per client address
+# across logins and per login across addresses, in the database, over windows of 15 minutes. Past
+# the free failures each further attempt waits 1, 2, 4 … up to 60 s after the last failure (429 with
+# Retry-After), never a lock: schools share addresses. 100 free failures per address are some 4
+# times the failures expected in a peak quarter-hour from the largest shared address (a region's
+# ЕСПД egress, ~600 logins an hour with ~10 % typos); past them one address tries about 120
+# passwords a quarter-hour (100 + 6 growing waits + 14 at 60 s) instead of 4 for each of 42,000
+# logins. 10 per login: two addresses of one school both locked by django-axes, and a bit more.
+LOGIN_BUDGET_WINDOW = timedelta(minutes=env.int("LOGIN_BUDGET_WINDOW_MINUTES", default=15))
+LOGIN_ADDRESS_FREE_FAILURES = env.int("LOGIN_ADDRESS_FREE_FAILURES", default=100)
+LOGIN_USERNAME_FREE_FAILURES = env.int("LOGIN_USERNAME_FREE_FAILURES", default=10)
+LOGIN_MAX_DELAY_SECONDS = env.int("LOGIN_MAX_DELAY_SECONDS", default=60)
 
 LANGUAGE_CODE = "ru"
 TIME_ZONE = "Europe/Moscow"
