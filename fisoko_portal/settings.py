@@ -28,7 +28,8 @@ if DEBUG and set(ALLOWED_HOSTS) - set(LOCAL_HOSTS):
 # Production hardening (`manage.py check --deploy` reports nothing with DEBUG off).
 # TRUSTED_PROXY: the address of the one reverse proxy in front of the web processes. Only
 # requests coming from it may say, in X-Forwarded-Proto and X-Forwarded-For, that the client
-# used HTTPS and which address the client has (see accounts/client.py).
+# used HTTPS and which address the client has (see accounts/client.py); from anyone else both
+# headers are ignored.
 TRUSTED_PROXY = env.str("TRUSTED_PROXY", default="")
 if TRUSTED_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -62,7 +63,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: it times the whole request, and every response carries its X-Request-ID.
+    # Before everything: X-Forwarded-Proto is believed from TRUSTED_PROXY only (accounts/client.py).
+    "accounts.client.ForwardedProtoMiddleware",
+    # Then: it times the whole request, and every response carries its X-Request-ID.
     "fisoko_portal.logging.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -120,3 +120,15 @@ def test_request_form_throttle_uses_the_same_client_address(client, settings, va
         client.post("/apply/", {**valid_data, "phone": "1"}, HTTP_X_FORWARDED_FOR="198.51.100.7").status_code
         == 200
     )
+
+
+@pytest.mark.django_db
+def test_forwarded_proto_is_believed_only_from_the_trusted_proxy(client, settings):
+    settings.TRUSTED_PROXY = "10.0.0.1"
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_SSL_REDIRECT = True
+    # A client that reaches the web process past the proxy and claims HTTPS is still sent to HTTPS.
+    direct = client.get("/login/", HTTP_X_FORWARDED_PROTO="https")
+    assert direct.status_code == 301 and direct.url == "https://testserver/login/"
+    proxied = client.get("/login/", HTTP_X_FORWARDED_PROTO="https", REMOTE_ADDR="10.0.0.1")
+    assert proxied.status_code == 200
