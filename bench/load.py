@@ -140,6 +140,7 @@ def main():
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",
         "HELPDESK_APPLY_LIMIT": "1000000",
+        "HELPDESK_APPLY_POST_LIMIT": "1000000",
         "MEDIA_ROOT": str(BASE_DIR / "var" / "load-media"),
         "LOG_LEVEL": "WARNING",
     }

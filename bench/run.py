@@ -53,6 +53,7 @@ ENV = {
     "ALLOWED_HOSTS": "127.0.0.1",
     "SECURE_SSL_REDIRECT": "0",
     "HELPDESK_APPLY_LIMIT": "1000000000",
+    "HELPDESK_APPLY_POST_LIMIT": "1000000000",
     "MEDIA_ROOT": str(BASE_DIR / "var" / "bench-media"),
     "LOG_LEVEL": "WARNING",
     "CONN_MAX_AGE": os.environ.get("CONN_MAX_AGE", "60"),

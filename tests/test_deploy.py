@@ -112,7 +112,7 @@ def test_behind_the_trusted_proxy_a_forged_first_address_is_ignored(client, scho
 @pytest.mark.django_db
 def test_request_form_throttle_uses_the_same_client_address(client, settings, valid_data):
     settings.TRUSTED_PROXY = "127.0.0.1"
-    settings.HELPDESK_APPLY_RATE = (2, 3600)
+    settings.HELPDESK_APPLY_POST_RATE = (2, 3600)
     for _ in range(2):
         client.post("/apply/", {**valid_data, "phone": "1"}, HTTP_X_FORWARDED_FOR="203.0.113.9")
     assert client.post("/apply/", valid_data, HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 429

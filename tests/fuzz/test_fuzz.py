@@ -368,7 +368,7 @@ def outcomes(request, capsys):
 
 @pytest.fixture
 def open_limits(settings, tmp_path):
-    settings.HELPDESK_APPLY_RATE = (10**9, 3600)
+    settings.HELPDESK_APPLY_RATE = settings.HELPDESK_APPLY_POST_RATE = (10**9, 3600)
     settings.HELPDESK_STATUS_RATE = (10**9, 600)
     # Lockout stays on, so that django-axes records every hostile login, but never triggers.
     settings.AXES_FAILURE_LIMIT = 10**9
