@@ -24,7 +24,7 @@ from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -83,13 +83,10 @@ def count_failure(*, address, username, now=None):
 def _count(key, now):
     # One UPDATE, so that concurrent failures from several workers are all counted; a new key is
     # inserted, and an insert that loses the race to another worker's counts as an update.
-    stale = When(started_at__lte=now - settings.LOGIN_BUDGET_WINDOW, then=Value(now))
+    stale = Q(started_at__lte=now - settings.LOGIN_BUDGET_WINDOW)
     updated = LoginFailures.objects.filter(key=key).update(
-        failures=Case(
-            When(started_at__lte=now - settings.LOGIN_BUDGET_WINDOW, then=Value(1)),
-            default=F("failures") + 1,
-        ),
-        started_at=Case(stale, default=F("started_at")),
+        failures=Case(When(stale, then=Value(1)), default=F("failures") + 1),
+        started_at=Case(When(stale, then=Value(now)), default=F("started_at")),
         last_failure_at=now,
     )
     if updated:
