@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Учётные записи"
 
     def ready(self):
-        from . import checks, signals  # noqa: F401 - registers the deploy check and the login receiver
+        from . import checks, login_budget, signals  # noqa: F401 - the deploy check and the login receivers

@@ -150,3 +150,23 @@ class User(AbstractUser):
         if update_fields is None or "username" in update_fields:
             self.apply_login()
         super().save(*args, **kwargs)
+
+
+class LoginFailures(models.Model):
+    """Failed logins of one client address or one login in the current window (``login_budget.py``).
+
+    In PostgreSQL rather than the cache: every web process and host shares it, and it keeps
+    counting while Redis is down or read-only, when the cache counts nothing.
+    """
+
+    key = models.CharField(max_length=200, unique=True)  # "address:<ip>" or "login:<username>"
+    failures = models.PositiveIntegerField()
+    started_at = models.DateTimeField(db_index=True)  # the window's first failure
+    last_failure_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "неудачные входы"
+        verbose_name_plural = "неудачные входы"
+
+    def __str__(self):
+        return f"{self.key}: {self.failures}"

@@ -2,7 +2,7 @@ import smtplib
 
 from celery import shared_task
 
-from . import emails
+from . import emails, login_budget
 from .models import User
 
 
@@ -17,3 +17,9 @@ def password_changed_email(user_id):
     user = User.objects.filter(pk=user_id).exclude(email="").first()
     if user is not None:
         emails.password_changed(user)
+
+
+@shared_task
+def purge_login_failures():
+    """Delete the failed-login counters whose window has passed."""
+    return login_budget.purge()

@@ -40,7 +40,16 @@ def root(request):
 
 
 def locked_out(request, original_response=None, credentials=None):
-    """django-axes' lockout response: a Russian page with 429 Too Many Requests."""
+    """django-axes' lockout response: a Russian page with 429 Too Many Requests.
+
+    Also the answer to an attempt that must wait (``login_budget.LoginBudgetBackend``): then the page
+    says how many seconds are left, and so does Retry-After.
+    """
+    wait = getattr(request, "login_wait", None)
+    if wait:
+        response = render(request, "accounts/login_wait.html", {"wait": wait}, status=429)
+        response["Retry-After"] = str(wait.seconds)
+        return response
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     return render(request, "accounts/locked_out.html", {"minutes": minutes}, status=429)
 

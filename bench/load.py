@@ -143,6 +143,7 @@ def main():
         "ALLOW_LOCAL_DELIVERY": "1",
         "HELPDESK_APPLY_LIMIT": "1000000",
         "HELPDESK_EMAIL_PER_ADDRESS_DAY": "1000000000",  # every filing queues its email, as measured
+        "HELPDESK_APPLY_POST_LIMIT": "1000000",
         "MEDIA_ROOT": str(BASE_DIR / "var" / "load-media"),
         "LOG_LEVEL": "WARNING",
     }

@@ -56,6 +56,7 @@ ENV = {
     "ALLOW_LOCAL_DELIVERY": "1",
     "HELPDESK_APPLY_LIMIT": "1000000000",
     "HELPDESK_EMAIL_PER_ADDRESS_DAY": "1000000000",  # every filing queues its email, as measured
+    "HELPDESK_APPLY_POST_LIMIT": "1000000000",
     "MEDIA_ROOT": str(BASE_DIR / "var" / "bench-media"),
     "LOG_LEVEL": "WARNING",
     "CONN_MAX_AGE": os.environ.get("CONN_MAX_AGE", "60"),

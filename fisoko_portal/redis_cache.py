@@ -5,9 +5,11 @@ some 200 response callbacks in each: about 0.2 ms a call, and a login makes seve
 thread-safe and holds no connection of its own (the pool does), so one per pool is enough.
 
 Sessions, django-axes' failure counts and the helpdesk throttle live in this cache. When Redis is
-down or stuck (the socket timeouts in settings bound the wait), each operation logs the error and
-acts as if the key were missing, so pages keep answering: sessions fall back to PostgreSQL
-(``cached_db``), and lockouts and throttles stop counting until Redis is back.
+down or stuck (the socket timeouts in settings bound the wait), or refuses writes (a read-only
+replica after a failover, ``maxmemory`` reached under ``noeviction``: a ``ResponseError``), each
+operation logs the error and acts as if the key were missing, so pages keep answering: sessions fall
+back to PostgreSQL (``cached_db``), and lockouts and throttles stop counting until Redis is back.
+The budgets against password spraying count in PostgreSQL (accounts/login_budget.py) and go on.
 """
 
 import logging
@@ -17,7 +19,8 @@ import redis.exceptions
 from django.core.cache.backends import redis as django_redis
 
 log = logging.getLogger(__name__)
-DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+# ResponseError covers READONLY and OOM replies; before it was here, either made every login a 500.
+DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ResponseError)
 
 
 class RedisCacheClient(django_redis.RedisCacheClient):

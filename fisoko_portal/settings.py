@@ -28,7 +28,8 @@ if DEBUG and set(ALLOWED_HOSTS) - set(LOCAL_HOSTS):
 # Production hardening (`manage.py check --deploy` reports nothing with DEBUG off).
 # TRUSTED_PROXY: the address of the one reverse proxy in front of the web processes. Only
 # requests coming from it may say, in X-Forwarded-Proto and X-Forwarded-For, that the client
-# used HTTPS and which address the client has (see accounts/client.py).
+# used HTTPS and which address the client has (see accounts/client.py); from anyone else both
+# headers are ignored.
 TRUSTED_PROXY = env.str("TRUSTED_PROXY", default="")
 if TRUSTED_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -65,7 +66,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: it times the whole request, and every response carries its X-Request-ID.
+    # Before everything: X-Forwarded-Proto is believed from TRUSTED_PROXY only (accounts/client.py).
+    "accounts.client.ForwardedProtoMiddleware",
+    # Then: it times the whole request, and every response carries its X-Request-ID.
     "fisoko_portal.logging.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -156,6 +159,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "helpdesk.tasks.sweep_outbox",
         "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=60.0),
     },
+    "purge-login-failures": {
+        "task": "accounts.tasks.purge_login_failures",
+        "schedule": crontab(minute=15),  # hourly
+    },
     "purge-personal-data": {
         "task": "helpdesk.tasks.purge_personal_data",
         "schedule": crontab(hour=3, minute=30),  # daily, Moscow time
@@ -176,6 +183,7 @@ ISSUED_PASSWORD_MUST_CHANGE = env.bool("ISSUED_PASSWORD_MUST_CHANGE", default=Tr
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    "accounts.login_budget.LoginBudgetBackend",  # after axes, before the password is checked
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Argon2id first, at the OWASP minimum (19 MiB, t=2, p=1); the other hashers
@@ -215,6 +223,18 @@ AXES_CLIENT_IP_CALLABLE = "accounts.client.client_ip"
 # or one request every few minutes would keep a login locked for ever.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_VERBOSE = False
+# Password spraying (accounts/login_budget.py): failed logins are also counted per client address
+# across logins and per login across addresses, in the database, over windows of 15 minutes. Past
+# the free failures each further attempt waits 1, 2, 4 … up to 60 s after the last failure (429 with
+# Retry-After), never a lock: schools share addresses. 100 free failures per address are some 4
+# times the failures expected in a peak quarter-hour from the largest shared address (a region's
+# ЕСПД egress, ~600 logins an hour with ~10 % typos); past them one address tries about 120
+# passwords a quarter-hour (100 + 6 growing waits + 14 at 60 s) instead of 4 for each of 42,000
+# logins. 10 per login: two addresses of one school both locked by django-axes, and a bit more.
+LOGIN_BUDGET_WINDOW = timedelta(minutes=env.int("LOGIN_BUDGET_WINDOW_MINUTES", default=15))
+LOGIN_ADDRESS_FREE_FAILURES = env.int("LOGIN_ADDRESS_FREE_FAILURES", default=100)
+LOGIN_USERNAME_FREE_FAILURES = env.int("LOGIN_USERNAME_FREE_FAILURES", default=10)
+LOGIN_MAX_DELAY_SECONDS = env.int("LOGIN_MAX_DELAY_SECONDS", default=60)
 
 LANGUAGE_CODE = "ru"
 TIME_ZONE = "Europe/Moscow"
@@ -345,8 +365,14 @@ CLAMAV_SOCKET = env.str("CLAMAV_SOCKET", default="")
 CLAMAV_HOST = env.str("CLAMAV_HOST", default="127.0.0.1")
 CLAMAV_PORT = env.int("CLAMAV_PORT", default=3310)
 CLAMAV_TIMEOUT = env.float("CLAMAV_TIMEOUT", default=10.0)
-# (requests, seconds) per client address for the public helpdesk pages.
-HELPDESK_APPLY_RATE = (env.int("HELPDESK_APPLY_LIMIT", default=20), 3600)
+# (requests, seconds) per client address for the public helpdesk pages. Many schools share one
+# address (a region's ЕСПД egress, a provider's NAT), so /apply/ counts filed requests, not posts.
+# 60 an hour is about the whole country's peak hour: if one school in ten of 42,000 loses its
+# password in a campaign, 40 % of them in the peak week, a quarter of those on its peak day and
+# 15 % of a day in its peak hour, 4,200 × 0.4 × 0.25 × 0.15 ≈ 63. Posts of any kind, refused ones
+# included (a field to correct, a file to replace), have a cap ten times higher, against floods.
+HELPDESK_APPLY_RATE = (env.int("HELPDESK_APPLY_LIMIT", default=60), 3600)
+HELPDESK_APPLY_POST_RATE = (env.int("HELPDESK_APPLY_POST_LIMIT", default=600), 3600)
 HELPDESK_STATUS_RATE = (env.int("HELPDESK_STATUS_LIMIT", default=20), 600)
 HELPDESK_LETTER_RATE = (env.int("HELPDESK_LETTER_LIMIT", default=60), 3600)  # each one builds a .docx
 # Confirmations of filed requests to one email address per 24 hours. Nobody verifies the address a

@@ -1,3 +1,5 @@
+import math
+
 from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -7,26 +9,37 @@ from . import letter
 from .forms import ApplyForm, StatusForm
 from .models import Reason
 from .services import confirmation_sent, ticket_find, ticket_submit
-from .throttle import allow
+from .throttle import allow, record, seconds_left, spent
 from .uploads import MAX_TOTAL_BYTES
 
 REASON_PHRASES = {Reason.LOST: "утерей пароля", Reason.COORDINATOR_CHANGE: "сменой координатора"}
 
 
-def _throttled(request):
-    return render(request, "helpdesk/throttled.html", status=429)
+def _throttled(request, window, filed=False):
+    seconds = seconds_left(window)
+    context = {"filed": filed, "minutes": math.ceil(seconds / 60)}
+    response = render(request, "helpdesk/throttled.html", context, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
 
 
 def apply(request):
     if request.method == "POST":
-        if not allow(request, "apply", *settings.HELPDESK_APPLY_RATE):
-            return _throttled(request)
+        # Two budgets per client address. Filed requests are what the limit is about, and only they
+        # count: a refused post (a field to correct, a file to replace) costs nothing, so schools
+        # behind one shared address are not refused for each other's typos. Every post counts
+        # against a much higher cap too, against floods of refused posts.
+        if not allow(request, "apply-post", *settings.HELPDESK_APPLY_POST_RATE):
+            return _throttled(request, settings.HELPDESK_APPLY_POST_RATE[1])
+        if spent(request, "apply", *settings.HELPDESK_APPLY_RATE):
+            return _throttled(request, settings.HELPDESK_APPLY_RATE[1], filed=True)
         form = ApplyForm(request.POST, request.FILES)
         if form.is_valid():
             data = {
                 k: v for k, v in form.cleaned_data.items() if k not in {"attachments", "consent", "website"}
             }
             ticket = ticket_submit(data=data, files=form.cleaned_data["attachments"])
+            record(request, "apply", settings.HELPDESK_APPLY_RATE[1])
             request.session["helpdesk_ticket_number"] = ticket.number
             return redirect("helpdesk:done")
     else:
@@ -46,7 +59,7 @@ def done(request):
 def letter_template(request):
     """The letter as .docx, pre-filled with what the form holds so far (nothing is stored)."""
     if not allow(request, "letter", *settings.HELPDESK_LETTER_RATE):
-        return _throttled(request)
+        return _throttled(request, settings.HELPDESK_LETTER_RATE[1])
     variant = request.POST.get("variant")
     if variant not in (letter.COORDINATOR, letter.SCHOOL):
         variant = letter.SCHOOL
@@ -73,7 +86,7 @@ def status(request):
     searched = False
     if request.method == "POST":
         if not allow(request, "status", *settings.HELPDESK_STATUS_RATE):
-            return _throttled(request)
+            return _throttled(request, settings.HELPDESK_STATUS_RATE[1])
         form = StatusForm(request.POST)
         if form.is_valid():
             searched = True

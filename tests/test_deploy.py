@@ -169,7 +169,7 @@ def test_behind_the_trusted_proxy_a_forged_first_address_is_ignored(client, scho
 @pytest.mark.django_db
 def test_request_form_throttle_uses_the_same_client_address(client, settings, valid_data):
     settings.TRUSTED_PROXY = "127.0.0.1"
-    settings.HELPDESK_APPLY_RATE = (2, 3600)
+    settings.HELPDESK_APPLY_POST_RATE = (2, 3600)
     for _ in range(2):
         client.post("/apply/", {**valid_data, "phone": "1"}, HTTP_X_FORWARDED_FOR="203.0.113.9")
     assert client.post("/apply/", valid_data, HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 429
@@ -200,3 +200,15 @@ def test_stack_without_gateways_refuses_to_start_and_says_how(tmp_path):
         "stack: DEBUG is off but SMS_BACKEND is 'file': issued passwords would stay on this host. "
         "Set SMS_BACKEND=smsc with SMSC_LOGIN and SMSC_PASSWORD, or ALLOW_LOCAL_DELIVERY=1 for a demo."
     ]
+
+
+@pytest.mark.django_db
+def test_forwarded_proto_is_believed_only_from_the_trusted_proxy(client, settings):
+    settings.TRUSTED_PROXY = "10.0.0.1"
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_SSL_REDIRECT = True
+    # A client that reaches the web process past the proxy and claims HTTPS is still sent to HTTPS.
+    direct = client.get("/login/", HTTP_X_FORWARDED_PROTO="https")
+    assert direct.status_code == 301 and direct.url == "https://testserver/login/"
+    proxied = client.get("/login/", HTTP_X_FORWARDED_PROTO="https", REMOTE_ADDR="10.0.0.1")
+    assert proxied.status_code == 200

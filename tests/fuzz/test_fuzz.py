@@ -368,10 +368,11 @@ def outcomes(request, capsys):
 
 @pytest.fixture
 def open_limits(settings, tmp_path):
-    settings.HELPDESK_APPLY_RATE = (10**9, 3600)
+    settings.HELPDESK_APPLY_RATE = settings.HELPDESK_APPLY_POST_RATE = (10**9, 3600)
     settings.HELPDESK_STATUS_RATE = (10**9, 600)
     # Lockout stays on, so that django-axes records every hostile login, but never triggers.
     settings.AXES_FAILURE_LIMIT = 10**9
+    settings.LOGIN_ADDRESS_FREE_FAILURES = settings.LOGIN_USERNAME_FREE_FAILURES = 10**9
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MEDIA_ROOT.mkdir()
     return settings

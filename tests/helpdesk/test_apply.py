@@ -222,15 +222,48 @@ def test_done_page_without_a_submission_goes_to_the_form(client):
 
 
 def test_form_is_throttled_per_address(client, valid_data, settings, media_root):
-    settings.HELPDESK_APPLY_RATE = (3, 3600)
+    settings.HELPDESK_APPLY_RATE = (2, 3600)
+    for _ in range(2):
+        assert submit(client, valid_data, [pdf()]).status_code == 302
+    response = submit(client, valid_data, [pdf()])
+    assert response.status_code == 429
+    page = response.content.decode()
+    assert "Слишком много запросов" in page and "подано слишком много заявок" in page
+    assert 0 < int(response["Retry-After"]) <= 3600
+    assert Ticket.objects.count() == 2 and len(files_on_disk(media_root)) == 2
+    other = client.post("/apply/", {**valid_data, "attachments": [pdf()]}, REMOTE_ADDR="10.0.0.2")
+    assert other.status_code == 302
+
+
+def test_refused_posts_do_not_spend_the_filed_requests_budget(client, valid_data, settings):
+    # A school behind a shared address corrects its form several times: only what is filed counts.
+    settings.HELPDESK_APPLY_RATE = (2, 3600)
+    for _ in range(5):
+        response = submit(client, {**valid_data, "phone": "1"}, [pdf()])
+        assert response.status_code == 200 and "телефон" in response.content.decode().lower()
+    for _ in range(2):
+        assert submit(client, valid_data, [pdf()]).status_code == 302
+    assert Ticket.objects.count() == 2
+
+
+def test_posts_of_any_kind_are_capped_against_floods(client, valid_data, settings, media_root):
+    settings.HELPDESK_APPLY_POST_RATE = (3, 3600)
     for _ in range(3):
         assert submit(client, {**valid_data, "phone": "1"}, [pdf()]).status_code == 200
     response = submit(client, valid_data, [pdf()])
     assert response.status_code == 429
-    assert "Слишком много запросов" in response.content.decode()
+    assert "поступило слишком много запросов" in response.content.decode()
     assert not Ticket.objects.exists() and files_on_disk(media_root) == []
-    other = client.post("/apply/", {**valid_data, "attachments": [pdf()]}, REMOTE_ADDR="10.0.0.2")
-    assert other.status_code == 302
+
+
+def test_default_limits_leave_room_for_schools_behind_one_address():
+    from fisoko_portal import settings as production
+
+    filed, window = production.HELPDESK_APPLY_RATE
+    posts, post_window = production.HELPDESK_APPLY_POST_RATE
+    assert window == post_window == 3600
+    assert filed >= 60  # about the whole country's peak hour
+    assert posts >= 10 * filed
 
 
 def test_form_page_and_a_valid_submission_run_a_bounded_number_of_queries(

@@ -214,7 +214,7 @@ def real_parts(settings, tmp_path, reference_data):
     settings.PASSWORD_HASHERS = production.PASSWORD_HASHERS
     settings.MEDIA_ROOT = tmp_path / "media"
     # The request counts live in the shared Redis and outlast a run; these tests are not about them.
-    settings.HELPDESK_APPLY_RATE = (10_000, 3600)
+    settings.HELPDESK_APPLY_RATE = settings.HELPDESK_APPLY_POST_RATE = (10_000, 3600)
     app.conf.CELERY_TASK_ALWAYS_EAGER = False  # the namespaced key: see tests/conftest.py
     app.control.purge()
 
