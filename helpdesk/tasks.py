@@ -2,6 +2,7 @@ from celery import shared_task
 from django.conf import settings
 
 from . import outbox, retention
+from .models import Attachment
 
 
 @shared_task(bind=True, max_retries=None)
@@ -26,3 +27,11 @@ def sweep_outbox():
 def purge_personal_data():
     """Beat, daily: blank the personal data of requests closed longer ago than the retention period."""
     return retention.personal_data_purge()
+
+
+@shared_task
+def render_preview(attachment_id):
+    """Render and keep one attachment's preview (a child process under a memory limit does the work)."""
+    attachment = Attachment.objects.filter(pk=attachment_id).first()
+    if attachment is not None:  # purged meanwhile: nothing to show
+        attachment.render_preview()
