@@ -95,7 +95,8 @@ def render_isolated(data, content_type, *, memory_limit=MEMORY_LIMIT, timeout=TI
     address space. Returns ("ready", png), ("too_large", None) or ("failed", None): a child killed
     by the limit, a timeout or a crash of a decoder is a failed preview, not an error here.
 
-    A fresh interpreter (not a fork) so that the limit, and a decoder's crash, stay in the child.
+    A fresh interpreter (not a fork) so that the limit, and a decoder's crash, stay in the child,
+    and with an empty environment: a decoder exploited there finds no secret key or gateway password.
     """
     command = [sys.executable, "-m", "helpdesk.previews", content_type, str(memory_limit)]
     try:
@@ -105,6 +106,7 @@ def render_isolated(data, content_type, *, memory_limit=MEMORY_LIMIT, timeout=TI
             capture_output=True,
             timeout=timeout,
             cwd=Path(__file__).resolve().parent.parent,
+            env={},
             check=False,
         )
     except subprocess.TimeoutExpired:
