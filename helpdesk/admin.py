@@ -19,8 +19,17 @@ from django.views.decorators.http import require_POST
 from accounts.logins import parse_login
 
 from . import outbox, services
-from .models import Attachment, AttachmentDownload, Delivery, Notification, Status, Ticket, TicketEvent
-from .previews import PREVIEWABLE, preview_png
+from .models import (
+    Access,
+    Attachment,
+    AttachmentDownload,
+    Delivery,
+    Notification,
+    Preview,
+    Status,
+    Ticket,
+    TicketEvent,
+)
 
 STATUS_COLOURS = {
     Status.NEW: "#0b5ed7",
@@ -76,7 +85,7 @@ class AttachmentInline(admin.TabularInline):
     model = Attachment
     extra = 0
     can_delete = False
-    fields = ["preview", "original_name", "size", "content_type", "download"]
+    fields = ["picture", "original_name", "size", "content_type", "download"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -86,9 +95,11 @@ class AttachmentInline(admin.TabularInline):
         return False
 
     @admin.display(description="просмотр")
-    def preview(self, attachment):
-        if attachment.content_type not in PREVIEWABLE:
+    def picture(self, attachment):
+        if not attachment.previewable:
             return "—"
+        if attachment.preview_status != Preview.READY:  # «Превью готовится», or why there is none
+            return attachment.get_preview_status_display()
         url = reverse("admin:helpdesk_attachment_preview", args=[attachment.pk])
         return format_html(
             '<a href="{}"><img src="{}" alt="Просмотр: {}" '
@@ -123,9 +134,9 @@ class DownloadInline(admin.TabularInline):
     model = AttachmentDownload
     extra = 0
     can_delete = False
-    fields = ["at", "user", "file_name"]
+    fields = ["at", "user", "kind", "file_name"]
     readonly_fields = fields
-    verbose_name_plural = "Скачивания"
+    verbose_name_plural = "Скачивания и просмотры"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
@@ -330,6 +341,7 @@ class TicketAdmin(admin.ModelAdmin):
             "show_save_and_add_another": False,
             "title": f"Заявка № {ticket.number}",
         }
+        services.attachment_previews_queue(ticket=ticket)
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _act(self, request, pk, action, success, **kwargs):
@@ -389,17 +401,20 @@ class TicketAdmin(admin.ModelAdmin):
             messages.success(request, "Уведомление поставлено в очередь на повторную отправку.")
         return redirect("admin:helpdesk_ticket_change", notification.ticket_id)
 
-    def _attachment(self, request, pk):
+    def _open(self, request, pk, field):
+        """The attachment and its ``field`` opened, for staff who may see requests; 404 to anyone else."""
         if not _staff_may(request, "helpdesk.view_ticket"):
             raise Http404
         attachment = get_object_or_404(Attachment, pk=pk)
+        if not getattr(attachment, field):  # no preview (yet)
+            raise Http404
         try:
-            return attachment, attachment.file.open("rb")
+            return attachment, getattr(attachment, field).open("rb")
         except FileNotFoundError:
             raise Http404 from None
 
     def download_view(self, request, pk):
-        attachment, handle = self._attachment(request, pk)
+        attachment, handle = self._open(request, pk, "file")
         attachment.record_download(request.user)
         response = FileResponse(
             handle,
@@ -407,19 +422,23 @@ class TicketAdmin(admin.ModelAdmin):
             filename=attachment.original_name,
             content_type=attachment.content_type,
         )
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return _private(response)
 
     def preview_view(self, request, pk):
-        attachment, handle = self._attachment(request, pk)
+        """The stored preview: never rendered here (tasks.render_preview does that, in a child process)."""
+        attachment, handle = self._open(request, pk, "preview")
         with handle:
-            png = preview_png(handle, attachment.content_type)
-        if png is None:
-            raise Http404
-        response = HttpResponse(png, content_type="image/png")
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Cache-Control"] = "private, max-age=300"
-        return response
+            png = handle.read()  # a few hundred KB at most: 800×1100
+        attachment.record_download(request.user, Access.PREVIEW)
+        return _private(HttpResponse(png, content_type="image/png"))
+
+
+def _private(response):
+    # A scan or its picture stays in no cache, the browser's included: a shared school or office
+    # computer must not keep it once the operator has logged out.
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @admin.register(Notification)
@@ -441,15 +460,15 @@ class NotificationAdmin(admin.ModelAdmin):
 
 @admin.register(AttachmentDownload)
 class AttachmentDownloadAdmin(admin.ModelAdmin):
-    """The audit trail of downloads: read-only for everyone, superusers included."""
+    """The audit trail of downloads and previews: read-only for everyone, superusers included."""
 
-    list_display = ["at", "user", "ticket", "file_name"]
-    list_filter = [("user", admin.RelatedOnlyFieldListFilter), "at"]
+    list_display = ["at", "user", "kind", "ticket", "file_name"]
+    list_filter = [("user", admin.RelatedOnlyFieldListFilter), "kind", "at"]
     list_select_related = ["user", "ticket"]
     search_fields = ["=ticket__number"]
     show_full_result_count = False
     paginator = CappedCountPaginator
-    readonly_fields = ["at", "user", "ticket", "attachment", "file_name"]
+    readonly_fields = ["at", "user", "kind", "ticket", "attachment", "file_name"]
 
     def has_add_permission(self, request):
         return False

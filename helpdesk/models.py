@@ -3,11 +3,14 @@ import uuid
 from pathlib import PurePath
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import models
 from django.db.models.functions import Upper
 from django.utils import timezone
 
 from accounts.logins import Role
+
+from . import previews
 
 
 class InformationSystem(models.TextChoices):
@@ -121,12 +124,39 @@ def attachment_path(instance, filename):
     return f"{ATTACHMENT_DIR}/{uuid.uuid4().hex}{suffix}"
 
 
+def preview_path(instance, filename):
+    # Beside, not among, the uploads: a preview is ours, made from a file, and goes with it.
+    return f"previews/{uuid.uuid4().hex}.png"
+
+
+class Access(models.TextChoices):
+    DOWNLOAD = "download", "скачивание"
+    PREVIEW = "preview", "просмотр"
+
+
+class Preview(models.TextChoices):
+    PENDING = "pending", "Превью готовится"
+    READY = "ready", "Готово"
+    TOO_LARGE = "too_large", "Изображение слишком большое для просмотра, скачайте файл"
+    FAILED = "failed", "Просмотр недоступен, скачайте файл"
+
+
 class Attachment(models.Model):
     ticket = models.ForeignKey(Ticket, models.CASCADE, related_name="attachments", verbose_name="заявка")
     file = models.FileField("файл", upload_to=attachment_path, max_length=200)
     original_name = models.CharField("имя файла", max_length=255)
     size = models.PositiveBigIntegerField("размер, байт")
     content_type = models.CharField("тип содержимого", max_length=100)
+    # Rendered once by a worker (tasks.render_preview), then served as stored. The database
+    # defaults let rows be written without the ORM (seed_scale's COPY).
+    preview = models.FileField("превью", upload_to=preview_path, max_length=200, blank=True, db_default="")
+    preview_status = models.CharField(
+        "превью",
+        max_length=10,
+        choices=Preview.choices,
+        default=Preview.PENDING,
+        db_default=Preview.PENDING,
+    )
 
     class Meta:
         ordering = ["pk"]
@@ -138,14 +168,47 @@ class Attachment(models.Model):
     def __str__(self):
         return self.original_name
 
-    def record_download(self, user):
+    @property
+    def previewable(self):
+        return self.content_type in previews.PREVIEWABLE
+
+    def record_download(self, user, kind=Access.DOWNLOAD):
         return AttachmentDownload.objects.create(
-            attachment=self, ticket_id=self.ticket_id, user=user, file_name=self.original_name
+            attachment=self,
+            ticket_id=self.ticket_id,
+            user=user,
+            file_name=self.original_name,
+            kind=kind,
         )
+
+    def render_preview(self):
+        """Render the preview in a child process under a memory limit and keep it; once only.
+
+        A worker runs it (tasks.render_preview; inline when tasks run eagerly), and the decoding is
+        in a child process either way: the web process only serves the stored PNG. When two tasks
+        race, the first to record its result wins and the other drops its file.
+        """
+        if self.preview_status != Preview.PENDING or not self.previewable:
+            return
+        try:
+            with self.file.open("rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            status, png = Preview.FAILED, None
+        else:
+            status, png = previews.render_isolated(data, self.content_type)
+        storage = self.preview.storage
+        name = storage.save(preview_path(self, ""), ContentFile(png)) if png else ""
+        updated = Attachment.objects.filter(pk=self.pk, preview_status=Preview.PENDING).update(
+            preview=name, preview_status=status
+        )
+        if not updated and name:
+            storage.delete(name)
+        self.refresh_from_db(fields=["preview", "preview_status"])
 
 
 class AttachmentDownload(models.Model):
-    """One staff download of an attachment: the audit trail of who took a copy of a scan."""
+    """One staff download or preview of an attachment: the audit trail of who saw a scan."""
 
     attachment = models.ForeignKey(
         Attachment, models.SET_NULL, null=True, blank=True, related_name="downloads", verbose_name="вложение"
@@ -154,12 +217,13 @@ class AttachmentDownload(models.Model):
     # PROTECT: a user who has downloaded scans is deactivated, not deleted, so the trail keeps who.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, verbose_name="кто")
     file_name = models.CharField("имя файла", max_length=255)
+    kind = models.CharField("что", max_length=10, choices=Access.choices, default=Access.DOWNLOAD)
     at = models.DateTimeField("когда", auto_now_add=True)
 
     class Meta:
         ordering = ["-at", "-pk"]
-        verbose_name = "скачивание вложения"
-        verbose_name_plural = "скачивания вложений"
+        verbose_name = "скачивание или просмотр вложения"
+        verbose_name_plural = "скачивания и просмотры вложений"
         indexes = [models.Index(fields=["-at"], name="download_at")]
 
     def __str__(self):

@@ -161,7 +161,7 @@ def _due(cutoff):
 def _purge(ids, now):
     """Blank one batch of tickets and what hangs off them; return the stored names of their files."""
     attachments = Attachment.objects.filter(ticket__in=ids)
-    files = [name for name in attachments.values_list("file", flat=True) if name]
+    files = [name for pair in attachments.values_list("file", "preview") for name in pair if name]
     attachments.delete()
     _scrub_history(ids)
     Notification.objects.filter(ticket__in=ids).update(recipient="", last_error="")

@@ -4,6 +4,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -16,12 +17,13 @@ from .models import (
     Delivery,
     Kind,
     Notification,
+    Preview,
     Status,
     Ticket,
     TicketEvent,
     new_ticket_number,
 )
-from .tasks import deliver_notification
+from .tasks import deliver_notification, render_preview
 
 log = logging.getLogger(__name__)
 
@@ -216,3 +218,25 @@ def password_sent(*, ticket):
 def _queue(notification):
     # robust: a broker that is down is logged; the row waits in the outbox for the sweep.
     transaction.on_commit(lambda: deliver_notification.delay(notification.pk), robust=True)
+
+
+PREVIEW_REQUEUE_SECONDS = 120
+
+
+def attachment_previews_queue(*, ticket):
+    """Queue the render of each preview the request page lacks.
+
+    Once per attachment every two minutes, so that reloading the page while a worker renders does
+    not queue the same work again, and a worker that died mid-render is replaced. The page writes
+    nothing, so there is no commit to wait for: run eagerly (tests, ``make run``), the previews are
+    ready before the page is drawn.
+    """
+    pending = ticket.attachments.filter(preview_status=Preview.PENDING).order_by("pk")
+    for attachment in pending:
+        if attachment.previewable and cache.add(
+            f"helpdesk:preview:{attachment.pk}", 1, PREVIEW_REQUEUE_SECONDS
+        ):
+            try:
+                render_preview.delay(attachment.pk)
+            except Exception:  # a broker that is down: the page still answers, a later view queues again
+                log.warning("Could not queue the preview of attachment %s", attachment.pk, exc_info=True)

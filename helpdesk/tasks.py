@@ -3,6 +3,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from . import outbox, retention
+from .models import Attachment
 
 
 @shared_task(bind=True, max_retries=None)
@@ -39,3 +40,11 @@ def purge_personal_data():
 def clear_expired_sessions():
     """Beat, daily: Django keeps expired sessions in the table until ``clearsessions`` removes them."""
     call_command("clearsessions")
+
+
+@shared_task
+def render_preview(attachment_id):
+    """Render and keep one attachment's preview (a child process under a memory limit does the work)."""
+    attachment = Attachment.objects.filter(pk=attachment_id).first()
+    if attachment is not None:  # purged meanwhile: nothing to show
+        attachment.render_preview()

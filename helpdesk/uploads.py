@@ -41,6 +41,16 @@ ZIP_MAX_RATIO = 100  # an entry may be compressed at most 100:1 ...
 ZIP_RATIO_FREE_SIZE = 1024 * 1024  # ... unless it unpacks to 1 MiB or less
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
+# Entries an operator could run by a double click in the unpacked folder: programs, scripts,
+# shortcuts, installers, disk images (Windows mounts them and drops the «from the internet» mark
+# from what is inside), Office files with macros. A letter and its scans never need any of them.
+EXECUTABLE_EXTENSIONS = {
+    *("exe", "com", "scr", "pif", "cpl", "dll", "msi", "msp", "mst", "app", "jar"),
+    *("bat", "cmd", "ps1", "psm1", "vbs", "vbe", "js", "jse", "wsf", "wsh", "hta", "sh"),
+    *("lnk", "url", "scf", "reg", "msc", "chm", "iso", "img", "vhd", "vhdx"),
+    *("docm", "dotm", "xlsm", "xltm", "xlam", "pptm", "ppam"),
+}
+
 
 class UploadError(ValueError):
     pass
@@ -142,6 +152,16 @@ def check_zip(uploaded, name):
         path = entry.filename.replace("\\", "/")
         if path.startswith("/") or _DRIVE.match(path) or ".." in path.split("/"):
             raise UploadError(f"Файл «{name}»: недопустимый путь «{shown}» внутри архива.")
+        if _is_executable(path):
+            raise UploadError(
+                f"В архиве «{name}» есть исполняемый файл «{shown}»: такие файлы не принимаются."
+            )
+
+
+def _is_executable(path):
+    # Windows drops trailing dots and spaces from a name: «run.exe. » is saved as «run.exe».
+    base = path.rsplit("/", 1)[-1].rstrip(". ")
+    return extension_of(base) in EXECUTABLE_EXTENSIONS
 
 
 def scan_for_viruses(uploaded, name):

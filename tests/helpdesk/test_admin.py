@@ -286,6 +286,7 @@ def test_operator_downloads_the_file(op, ticket):
     assert response["Content-Disposition"].startswith("attachment")
     assert 'filename="scan.pdf"' in response["Content-Disposition"]
     assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Cache-Control"] == "no-store"
 
 
 @pytest.mark.parametrize("who", ["anonymous", "school", "staff_without_perms"])
@@ -293,6 +294,8 @@ def test_operator_downloads_the_file(op, ticket):
 def test_nobody_but_operators_reaches_attachments(request, ticket, who, view):
     client = Client() if who == "anonymous" else login_client(request.getfixturevalue(who))
     attachment = ticket.attachments.get()
+    attachment.render_preview()  # the preview exists: what refuses is the permission
+    assert attachment.preview
     response = client.get(f"/admin/helpdesk/ticket/attachment/{attachment.pk}/{view}/")
     assert response.status_code == 404
 

@@ -1,4 +1,4 @@
-"""Every staff download of a scan is recorded and shown to staff; previews are not downloads."""
+"""Every staff download or preview of a scan is recorded and shown to staff."""
 
 import re
 from datetime import timedelta
@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from helpdesk import services
-from helpdesk.models import AttachmentDownload
+from helpdesk.models import Access, AttachmentDownload
 from tests.conftest import PASSWORD, login_client
 from tests.helpdesk.conftest import TICKET_DATA, pdf
 
@@ -116,19 +116,29 @@ def test_the_list_filters_by_user_and_date(op, ticket, operator, other_operator)
     assert cells(today, "user") == ["operator"]
 
 
-def test_a_preview_is_not_recorded(op, ticket):
+def test_a_preview_is_recorded_as_a_view(op, operator, ticket):
+    op.get(f"/admin/helpdesk/ticket/{ticket.pk}/change/")  # renders the preview (tasks run eagerly)
+
     assert op.get(attachment_url(ticket, "preview")).status_code == 200
-    assert not AttachmentDownload.objects.exists()
+
+    seen = AttachmentDownload.objects.get()
+    assert (seen.user, seen.attachment, seen.kind) == (operator, ticket.attachments.get(), Access.PREVIEW)
+    assert seen.file_name == "Письмо школы 1234.pdf"
+    html = op.get(LIST_URL).content.decode()
+    assert cells(html, "kind") == ["просмотр"]
+    assert cells(op.get(LIST_URL, {"kind__exact": "download"}).content.decode(), "kind") == []
 
 
+@pytest.mark.parametrize("view", ["download", "preview"])
 @pytest.mark.parametrize("who", ["anonymous", "school", "staff_without_perms"])
-def test_a_refused_download_records_nothing(request, ticket, who):
+def test_a_refused_download_records_nothing(request, ticket, who, view):
+    ticket.attachments.get().render_preview()
     if who == "staff_without_perms":
         client = login_client(User.objects.create_user("intern", password=PASSWORD, is_staff=True))
     else:
         client = Client() if who == "anonymous" else login_client(request.getfixturevalue(who))
 
-    assert client.get(attachment_url(ticket, "download")).status_code == 404
+    assert client.get(attachment_url(ticket, view)).status_code == 404
     assert not AttachmentDownload.objects.exists()
 
 

@@ -129,6 +129,18 @@ def test_purge_blanks_the_personal_data_of_a_request_closed_91_days_ago(
     assert set(purged.notifications.values_list("recipient", flat=True)) == {""}
 
 
+def test_purge_removes_the_stored_previews_too(closed_ticket, django_capture_on_commit_callbacks):
+    ticket = closed_ticket(91)
+    for attachment in ticket.attachments.all():
+        attachment.render_preview()
+    previews = [a.preview.path for a in ticket.attachments.all()]
+    assert len(previews) == 2 and all(open_or_none(p) for p in previews)
+
+    purge(django_capture_on_commit_callbacks)
+
+    assert not any(open_or_none(p) for p in previews)
+
+
 def test_purge_blanks_the_rejection_reason_and_its_history_note(
     closed_ticket, django_capture_on_commit_callbacks
 ):

@@ -103,6 +103,9 @@ def test_request_scan_lives_in_the_bucket_privately_and_leaves_with_retention(
     staff = login_client(operator)
     download = staff.get(f"/admin/helpdesk/ticket/attachment/{attachment.pk}/download/")
     assert download.status_code == 200 and b"".join(download.streaming_content) == PDF
+    staff.get(f"/admin/helpdesk/ticket/{attachment.ticket_id}/change/")  # renders the preview into the bucket
+    attachment.refresh_from_db()
+    assert sorted(keys(bucket)) == sorted([attachment.file.name, attachment.preview.name])
     preview = staff.get(f"/admin/helpdesk/ticket/attachment/{attachment.pk}/preview/")
     assert preview.status_code == 200 and preview.content.startswith(b"\x89PNG")
 

@@ -106,6 +106,39 @@ def test_zip_entry_escaping_its_folder_is_refused(client, valid_data, media_root
     )
 
 
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "run.exe",
+        "Письмо/счёт.PDF.js",
+        "scan.pdf.lnk",
+        "update.hta",
+        "start.BAT",
+        "screen.scr",
+        "run.exe. ",  # Windows saves it as run.exe
+        "macro.docm",
+        "disk.iso",
+    ],
+)
+def test_zip_with_an_executable_inside_is_refused_naming_it(client, valid_data, media_root, entry):
+    archive = make_zip([("scan.pdf", PDF), (entry, b"MZ")], "scan.zip")
+    message = f"В архиве «scan.zip» есть исполняемый файл «{entry}»: такие файлы не принимаются"
+    assert_refused(submit(client, valid_data, [pdf(), archive]), "attachments", message, media_root)
+
+
+def test_docx_carrying_a_script_is_refused(client, valid_data, media_root):
+    letter = make_zip(
+        [("[Content_Types].xml", b"<Types/>"), ("word/embeddings/run.vbs", b"x")], "letter.docx"
+    )
+    message = "В архиве «letter.docx» есть исполняемый файл «word/embeddings/run.vbs»"
+    assert_refused(submit(client, valid_data, [letter]), "attachments", message, media_root)
+
+
+def test_names_that_only_look_like_executables_are_accepted(client, valid_data):
+    archive = make_zip([("exe.pdf", PDF), ("отчёт.js.pdf", PDF), ("bat/scan.pdf", PDF)])
+    assert_accepted(submit(client, valid_data, [archive]), "docs.zip")
+
+
 # --- ClamAV ---------------------------------------------------------------------------------
 
 UNAVAILABLE = "Проверка файлов на вирусы временно недоступна"
@@ -130,7 +163,7 @@ def clamav(settings, clamd_socket):
 
 
 def test_eicar_in_a_zip_is_refused_naming_the_threat(client, valid_data, media_root, clamav):
-    response = submit(client, valid_data, [pdf(), make_zip([("eicar.com", eicar())], "docs.zip")])
+    response = submit(client, valid_data, [pdf(), make_zip([("eicar.txt", eicar())], "docs.zip")])
     message = f"Файл «docs.zip» не принят: обнаружена угроза {SIGNATURE}"
     assert_refused(response, "attachments", message, media_root)
 

@@ -210,8 +210,10 @@ class Command(BaseCommand):
             copy_rows(
                 Attachment._meta.db_table,
                 ["ticket_id", "file", "original_name", "size", "content_type"],
-                ((str(i), f"tickets/bench-{i}.pdf", "scan.pdf", "250000", "application/pdf")
-                 for i in range(1, count + 1)),
+                (
+                    (str(i), f"tickets/bench-{i}.pdf", "scan.pdf", "250000", "application/pdf")
+                    for i in range(1, count + 1)
+                ),
             )
         with connection.cursor() as cursor:
             cursor.execute("SELECT setval(pg_get_serial_sequence('helpdesk_ticket', 'id'), %s)", [count])

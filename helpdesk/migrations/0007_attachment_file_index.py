@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('helpdesk', '0006_h4_notification_recipient_index'),
+        ('helpdesk', '0006_notification_recipient_index'),
     ]
 
     operations = [
