@@ -23,10 +23,11 @@ class StaffSecondFactorMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
+        # The open pages first: /health/ must answer without loading a session's user from the database.
+        if request.resolver_match.view_name in OPEN_TO_UNVERIFIED_STAFF:
+            return None
         user = request.user
         if not second_factor.required_for(user) or user.is_verified():
-            return None
-        if request.resolver_match.view_name in OPEN_TO_UNVERIFIED_STAFF:
             return None
         target = "staff_otp" if second_factor.is_enrolled(user) else "staff_otp_setup"
         return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
