@@ -25,6 +25,7 @@ from .previews import PREVIEWABLE, preview_png
 STATUS_COLOURS = {
     Status.NEW: "#0b5ed7",
     Status.IN_PROGRESS: "#997404",
+    Status.SENDING: "#495057",
     Status.DONE: "#146c43",
     Status.REJECTED: "#b02a37",
 }
@@ -167,6 +168,7 @@ class TicketAdmin(admin.ModelAdmin):
         "number",
         "created_at",
         "status_badge",
+        "sms_failed",
         "login",
         "role",
         "region",
@@ -175,7 +177,15 @@ class TicketAdmin(admin.ModelAdmin):
         "assignee",
         "age",
     ]
-    list_filter = ["status", "region", "role", "information_system", "created_at", MineFilter]
+    list_filter = [
+        "status",
+        "password_sms_failed",
+        "region",
+        "role",
+        "information_system",
+        "created_at",
+        MineFilter,
+    ]
     search_fields = ["=number", "=login", "=email", "=phone", "organization_name"]
     search_help_text = "Номер, логин, e-mail, телефон (+79…) или слово из наименования организации"
     list_select_related = ["region", "assignee"]
@@ -195,6 +205,7 @@ class TicketAdmin(admin.ModelAdmin):
                     "status",
                     "assignee",
                     "created_at",
+                    "password_sms_failed",
                     "rejection_reason",
                     "personal_data_removed_at",
                 ]
@@ -267,6 +278,13 @@ class TicketAdmin(admin.ModelAdmin):
             ticket.get_status_display(),
         )
 
+    @admin.display(description="SMS", ordering="password_sms_failed")
+    def sms_failed(self, ticket):
+        # The request came back because its password SMS failed: the phone is the first thing to check.
+        if not ticket.password_sms_failed:
+            return ""
+        return format_html('<strong style="color:#b02a37;white-space:nowrap">{}</strong>', "SMS не ушло")
+
     @admin.display(description="файлов", ordering="files_count")
     def files(self, ticket):
         return ticket.files_count
@@ -283,6 +301,11 @@ class TicketAdmin(admin.ModelAdmin):
                 "<int:pk>/issue-password/",
                 self.admin_site.admin_view(self.issue_password_view),
                 name="helpdesk_ticket_issue_password",
+            ),
+            path(
+                "<int:pk>/phone/",
+                self.admin_site.admin_view(self.phone_view),
+                name="helpdesk_ticket_phone",
             ),
             path(
                 "<int:pk>/reject/",
@@ -354,7 +377,18 @@ class TicketAdmin(admin.ModelAdmin):
             request,
             pk,
             services.password_issue,
-            "Заявка № {number} выполнена: новый пароль будет отправлен по SMS, ответ — на e-mail.",
+            "Заявка № {number}: новый пароль отправляется по SMS. Заявка станет «Выполнена», когда SMS "
+            "уйдёт, и тогда же заявителю уйдёт ответ на e-mail.",
+        )
+
+    @method_decorator(require_POST)
+    def phone_view(self, request, pk):
+        return self._act(
+            request,
+            pk,
+            services.ticket_phone_change,
+            "Телефон в заявке № {number} исправлен.",
+            phone=request.POST.get("phone", ""),
         )
 
     def reject_view(self, request, pk):
@@ -430,7 +464,9 @@ class NotificationAdmin(admin.ModelAdmin):
     search_fields = ["=ticket__number", "=recipient"]
     show_full_result_count = False
     paginator = CappedCountPaginator
-    readonly_fields = [f.name for f in Notification._meta.fields]
+    # The hashes a password SMS keeps to restore are no operator's business.
+    readonly_fields = [f.name for f in Notification._meta.fields if f.editable]
+    exclude = ["previous_password_hash", "previous_must_change", "issued_password_hash"]
 
     def has_add_permission(self, request):
         return False

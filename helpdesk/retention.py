@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from .models import (
     CLOSED_STATUSES,
+    NOT_CLOSED_STATUSES,
     OPEN_STATUSES,
     Attachment,
     AttachmentDownload,
@@ -64,7 +65,7 @@ def _due(cutoff):
     # move the date the request was closed.
     closed_at = (
         TicketEvent.objects.filter(
-            ticket=OuterRef("pk"), to_status__in=CLOSED_STATUSES, from_status__in=OPEN_STATUSES
+            ticket=OuterRef("pk"), to_status__in=CLOSED_STATUSES, from_status__in=NOT_CLOSED_STATUSES
         )
         .order_by("-created_at")
         .values("created_at")[:1]
