@@ -388,7 +388,7 @@ class TicketAdmin(admin.ModelAdmin):
             pk,
             services.ticket_phone_change,
             "Телефон в заявке № {number} исправлен.",
-            phone=request.POST.get("phone", ""),
+            phone=request.POST.get("new_phone", ""),
         )
 
     def reject_view(self, request, pk):

@@ -126,7 +126,7 @@ def test_take_on_a_closed_ticket_is_refused_and_changes_nothing(operator, closed
 # password_issue
 
 
-def test_password_issue_closes_the_ticket_and_queues_an_sms_and_an_email(
+def test_password_issue_sends_the_password_and_the_ticket_is_done_once_the_sms_went(
     ticket, school, operator, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
@@ -134,9 +134,11 @@ def test_password_issue_closes_the_ticket_and_queues_an_sms_and_an_email(
     ticket.refresh_from_db()
     assert ticket.status == Status.DONE
     assert ticket.assignee == operator
-    event = TicketEvent.objects.get(ticket=ticket)
-    assert (event.actor, event.from_status, event.to_status) == (operator, Status.NEW, Status.DONE)
-    assert PHONE in event.comment
+    issued, sent = TicketEvent.objects.filter(ticket=ticket)
+    assert (issued.actor, issued.from_status, issued.to_status) == (operator, Status.NEW, Status.SENDING)
+    assert issued.comment == f"Новый пароль отправляется по SMS на {PHONE}"
+    assert (sent.actor, sent.from_status, sent.to_status) == (None, Status.SENDING, Status.DONE)
+    assert sent.comment == f"Новый пароль отправлен по SMS на {PHONE}"
     rows = Notification.objects.filter(ticket=ticket).order_by("pk")
     assert [(n.channel, n.kind, n.recipient, n.status) for n in rows] == [
         (Channel.SMS, Kind.PASSWORD, PHONE, Delivery.SENT),
@@ -153,7 +155,7 @@ def test_password_issue_keeps_the_operator_who_took_the_ticket(
         password_issue(ticket=ticket, by=operator)
     ticket.refresh_from_db()
     assert ticket.assignee == other
-    assert [e.to_status for e in ticket.events.all()] == [Status.IN_PROGRESS, Status.DONE]
+    assert [e.to_status for e in ticket.events.all()] == [Status.IN_PROGRESS, Status.SENDING, Status.DONE]
 
 
 @pytest.mark.parametrize(
@@ -302,7 +304,7 @@ def test_resend_puts_a_failed_email_back_and_it_is_delivered(
 def test_resend_of_a_failed_password_sms_sends_a_working_password(
     school, operator, sms_outbox, django_capture_on_commit_callbacks
 ):
-    ticket = TicketFactory(status=Status.DONE)
+    ticket = TicketFactory(status=Status.IN_PROGRESS, password_sms_failed=True)
     notification = Notification.objects.create(
         ticket=ticket, channel=Channel.SMS, kind=Kind.PASSWORD, recipient=PHONE, status=Delivery.FAILED
     )
