@@ -162,6 +162,17 @@ class NotificationInline(admin.TabularInline):
         )
 
 
+def _password_issued_message(ticket):
+    if ticket.status == Status.DONE:
+        return f"Заявка № {ticket.number} выполнена: новый пароль отправлен по SMS, ответ — на e-mail."
+    if ticket.status == Status.SENDING:
+        return (
+            f"Заявка № {ticket.number}: новый пароль отправляется по SMS. Заявка станет «Выполнена», "
+            "когда SMS уйдёт; тогда же заявителю уйдёт ответ на e-mail."
+        )
+    return f"Заявка № {ticket.number}: SMS с паролем не ушло, причина — в истории заявки."
+
+
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     list_display = [
@@ -360,11 +371,14 @@ class TicketAdmin(admin.ModelAdmin):
             raise Http404
         ticket = get_object_or_404(Ticket, pk=pk)
         try:
-            action(ticket=ticket, by=request.user, **kwargs)
+            ticket = action(ticket=ticket, by=request.user, **kwargs)
         except services.ServiceError as error:
             messages.error(request, str(error))
         else:
-            messages.success(request, success.format(number=ticket.number))
+            ticket.refresh_from_db()  # a worker run in-process may have moved it on already
+            messages.success(
+                request, success(ticket) if callable(success) else success.format(number=ticket.number)
+            )
         return redirect("admin:helpdesk_ticket_change", pk)
 
     @method_decorator(require_POST)
@@ -377,8 +391,7 @@ class TicketAdmin(admin.ModelAdmin):
             request,
             pk,
             services.password_issue,
-            "Заявка № {number}: новый пароль отправляется по SMS. Заявка станет «Выполнена», когда SMS "
-            "уйдёт, и тогда же заявителю уйдёт ответ на e-mail.",
+            _password_issued_message,
         )
 
     @method_decorator(require_POST)

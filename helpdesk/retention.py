@@ -84,7 +84,9 @@ def _purge(ids, now):
     files = [name for name in attachments.values_list("file", flat=True) if name]
     attachments.delete()
     _scrub_history(ids)
-    Notification.objects.filter(ticket__in=ids).update(recipient="", last_error="")
+    Notification.objects.filter(ticket__in=ids).update(
+        recipient="", last_error="", previous_password_hash="", issued_password_hash=""
+    )
     # The user's file name may name a person; the audit keeps who downloaded what request, and when.
     AttachmentDownload.objects.filter(ticket__in=ids).update(file_name="")
     blank = dict.fromkeys(PERSONAL_FIELDS, "")
