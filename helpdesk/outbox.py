@@ -128,7 +128,7 @@ def _deliver_password(notification_id):
                     return None
                 _password_withdraw(notification_id, message.id)
                 if outcome == sms.Outcome.FAILED:
-                    raise SmsError("SMSC не смог доставить SMS", permanent=True)
+                    raise SmsError("шлюз сообщил, что SMS не может быть доставлено", permanent=True)
                 continue
             try:
                 backend.send(message)
