@@ -34,6 +34,7 @@ from .models import (
 STATUS_COLOURS = {
     Status.NEW: "#0b5ed7",
     Status.IN_PROGRESS: "#997404",
+    Status.SENDING: "#495057",
     Status.DONE: "#146c43",
     Status.REJECTED: "#b02a37",
 }
@@ -172,12 +173,24 @@ class NotificationInline(admin.TabularInline):
         )
 
 
+def _password_issued_message(ticket):
+    if ticket.status == Status.DONE:
+        return f"Заявка № {ticket.number} выполнена: новый пароль отправлен по SMS, ответ — на e-mail."
+    if ticket.status == Status.SENDING:
+        return (
+            f"Заявка № {ticket.number}: новый пароль отправляется по SMS. Заявка станет «Выполнена», "
+            "когда SMS уйдёт; тогда же заявителю уйдёт ответ на e-mail."
+        )
+    return f"Заявка № {ticket.number}: SMS с паролем не ушло, причина — в истории заявки."
+
+
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     list_display = [
         "number",
         "created_at",
         "status_badge",
+        "sms_failed",
         "login",
         "role",
         "region",
@@ -186,7 +199,15 @@ class TicketAdmin(admin.ModelAdmin):
         "assignee",
         "age",
     ]
-    list_filter = ["status", "region", "role", "information_system", "created_at", MineFilter]
+    list_filter = [
+        "status",
+        "password_sms_failed",
+        "region",
+        "role",
+        "information_system",
+        "created_at",
+        MineFilter,
+    ]
     search_fields = ["=number", "=login", "=email", "=phone", "organization_name"]
     search_help_text = "Номер, логин, e-mail, телефон (+79…) или слово из наименования организации"
     list_select_related = ["region", "assignee"]
@@ -206,6 +227,7 @@ class TicketAdmin(admin.ModelAdmin):
                     "status",
                     "assignee",
                     "created_at",
+                    "password_sms_failed",
                     "rejection_reason",
                     "personal_data_removed_at",
                 ]
@@ -278,6 +300,13 @@ class TicketAdmin(admin.ModelAdmin):
             ticket.get_status_display(),
         )
 
+    @admin.display(description="SMS", ordering="password_sms_failed")
+    def sms_failed(self, ticket):
+        # The request came back because its password SMS failed: the phone is the first thing to check.
+        if not ticket.password_sms_failed:
+            return ""
+        return format_html('<strong style="color:#b02a37;white-space:nowrap">{}</strong>', "SMS не ушло")
+
     @admin.display(description="файлов", ordering="files_count")
     def files(self, ticket):
         return ticket.files_count
@@ -294,6 +323,11 @@ class TicketAdmin(admin.ModelAdmin):
                 "<int:pk>/issue-password/",
                 self.admin_site.admin_view(self.issue_password_view),
                 name="helpdesk_ticket_issue_password",
+            ),
+            path(
+                "<int:pk>/phone/",
+                self.admin_site.admin_view(self.phone_view),
+                name="helpdesk_ticket_phone",
             ),
             path(
                 "<int:pk>/reject/",
@@ -349,11 +383,14 @@ class TicketAdmin(admin.ModelAdmin):
             raise Http404
         ticket = get_object_or_404(Ticket, pk=pk)
         try:
-            action(ticket=ticket, by=request.user, **kwargs)
+            ticket = action(ticket=ticket, by=request.user, **kwargs)
         except services.ServiceError as error:
             messages.error(request, str(error))
         else:
-            messages.success(request, success.format(number=ticket.number))
+            ticket.refresh_from_db()  # a worker run in-process may have moved it on already
+            messages.success(
+                request, success(ticket) if callable(success) else success.format(number=ticket.number)
+            )
         return redirect("admin:helpdesk_ticket_change", pk)
 
     @method_decorator(require_POST)
@@ -366,7 +403,17 @@ class TicketAdmin(admin.ModelAdmin):
             request,
             pk,
             services.password_issue,
-            "Заявка № {number} выполнена: новый пароль будет отправлен по SMS, ответ — на e-mail.",
+            _password_issued_message,
+        )
+
+    @method_decorator(require_POST)
+    def phone_view(self, request, pk):
+        return self._act(
+            request,
+            pk,
+            services.ticket_phone_change,
+            "Телефон в заявке № {number} исправлен.",
+            phone=request.POST.get("new_phone", ""),
         )
 
     def reject_view(self, request, pk):
@@ -449,7 +496,9 @@ class NotificationAdmin(admin.ModelAdmin):
     search_fields = ["=ticket__number", "=recipient"]
     show_full_result_count = False
     paginator = CappedCountPaginator
-    readonly_fields = [f.name for f in Notification._meta.fields]
+    # The hashes a password SMS keeps to restore are no operator's business.
+    readonly_fields = [f.name for f in Notification._meta.fields if f.editable]
+    exclude = ["previous_password_hash", "previous_must_change", "issued_password_hash"]
 
     def has_add_permission(self, request):
         return False

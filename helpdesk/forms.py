@@ -9,6 +9,21 @@ from .models import InformationSystem, Ticket
 from .uploads import ALLOWED_EXTENSIONS, MAX_TOTAL_BYTES, UploadError, check_file
 
 
+def clean_russian_mobile(raw):
+    """A Russian mobile number as +7XXXXXXXXXX, or ValidationError (the form's and the operator's check)."""
+    try:
+        number = phonenumbers.parse(raw, "RU")
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number_for_region(number, "RU"):
+        raise forms.ValidationError("Введите номер мобильного телефона в России, например +7 912 345-67-89.")
+    if phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE:
+        raise forms.ValidationError(
+            "Это не мобильный номер. Укажите мобильный телефон: новый пароль приходит по SMS."
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
@@ -95,20 +110,7 @@ class ApplyForm(forms.ModelForm):
         return login
 
     def clean_phone(self):
-        raw = self.cleaned_data["phone"]
-        try:
-            number = phonenumbers.parse(raw, "RU")
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is None or not phonenumbers.is_valid_number_for_region(number, "RU"):
-            raise forms.ValidationError(
-                "Введите номер мобильного телефона в России, например +7 912 345-67-89."
-            )
-        if phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE:
-            raise forms.ValidationError(
-                "Это не мобильный номер. Укажите мобильный телефон: новый пароль приходит по SMS."
-            )
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return clean_russian_mobile(self.cleaned_data["phone"])
 
     def clean_attachments(self):
         files = self.cleaned_data["attachments"]

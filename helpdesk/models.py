@@ -36,6 +36,8 @@ class Reason(models.TextChoices):
 class Status(models.TextChoices):
     NEW = "new", "Новая"
     IN_PROGRESS = "in_progress", "В работе"
+    # Between the operator's «Выдать новый пароль» and the SMS leaving: neither open nor done.
+    SENDING = "sending", "Пароль отправляется"
     DONE = "done", "Выполнена"
     REJECTED = "rejected", "Отклонена"
 
@@ -52,6 +54,7 @@ def new_ticket_number():
 
 OPEN_STATUSES = [Status.NEW, Status.IN_PROGRESS]
 CLOSED_STATUSES = [Status.DONE, Status.REJECTED]
+NOT_CLOSED_STATUSES = [*OPEN_STATUSES, Status.SENDING]
 
 
 class Ticket(models.Model):
@@ -82,11 +85,23 @@ class Ticket(models.Model):
     created_at = models.DateTimeField("создана", auto_now_add=True)
     updated_at = models.DateTimeField("изменена", auto_now=True)
     personal_data_removed_at = models.DateTimeField("персональные данные удалены", null=True, blank=True)
+    # Set when the password SMS failed for good and the request came back to the queue; cleared when a
+    # password is issued again. The list shows it, so the operator checks the phone first.
+    password_sms_failed = models.BooleanField("SMS с паролем не ушло", default=False)
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "заявка"
         verbose_name_plural = "заявки"
+        constraints = [
+            # Two requests for one login must not both put a password on the way: each would reset
+            # the other's, and one SMS would carry a dead password.
+            models.UniqueConstraint(
+                fields=["login"],
+                condition=models.Q(status="sending"),
+                name="ticket_one_password_sending_per_login",
+            ),
+        ]
         indexes = [
             # The daily purge looks only at closed tickets not purged yet: a small part of the table.
             models.Index(
@@ -265,6 +280,8 @@ class Kind(models.TextChoices):
 
 class Delivery(models.TextChoices):
     PENDING = "pending", "Ожидает отправки"
+    # Handed to the SMS gateway, its answer not known yet (in flight, or lost: then its status is asked).
+    SENDING = "sending", "Отправляется"
     SENT = "sent", "Отправлено"
     FAILED = "failed", "Ошибка"
 
@@ -280,6 +297,18 @@ class Notification(models.Model):
     attempts = models.PositiveIntegerField("попыток", default=0)
     last_error = models.TextField("последняя ошибка", blank=True)
     provider_id = models.CharField("идентификатор у провайдера", max_length=100, blank=True)
+    # A password SMS only. The account's hash when the password was issued, to restore it when the
+    # gateway refuses the SMS, and to see that the user has not changed it since (the plain text of
+    # no password is ever stored); the hash this SMS's password set, while its fate is not known.
+    previous_password_hash = models.CharField(
+        "прежний хеш пароля", max_length=128, blank=True, editable=False
+    )
+    previous_must_change = models.BooleanField("прежний признак смены пароля", default=False, editable=False)
+    issued_password_hash = models.CharField(
+        "хеш выданного пароля", max_length=128, blank=True, editable=False
+    )
+    # Requests handed to the gateway, so that each gets its own message id (provider_id).
+    gateway_requests = models.PositiveIntegerField("запросов к шлюзу", default=0)
     next_attempt_at = models.DateTimeField("следующая попытка", default=timezone.now)
     sent_at = models.DateTimeField("отправлено", null=True, blank=True)
     created_at = models.DateTimeField("создано", auto_now_add=True)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from .models import (
     ATTACHMENT_DIR,
     CLOSED_STATUSES,
+    NOT_CLOSED_STATUSES,
     OPEN_STATUSES,
     Attachment,
     AttachmentDownload,
@@ -145,7 +146,7 @@ def _due(cutoff):
     # move the date the request was closed.
     closed_at = (
         TicketEvent.objects.filter(
-            ticket=OuterRef("pk"), to_status__in=CLOSED_STATUSES, from_status__in=OPEN_STATUSES
+            ticket=OuterRef("pk"), to_status__in=CLOSED_STATUSES, from_status__in=NOT_CLOSED_STATUSES
         )
         .order_by("-created_at")
         .values("created_at")[:1]
@@ -164,7 +165,9 @@ def _purge(ids, now):
     files = [name for pair in attachments.values_list("file", "preview") for name in pair if name]
     attachments.delete()
     _scrub_history(ids)
-    Notification.objects.filter(ticket__in=ids).update(recipient="", last_error="")
+    Notification.objects.filter(ticket__in=ids).update(
+        recipient="", last_error="", previous_password_hash="", issued_password_hash=""
+    )
     # The user's file name may name a person; the audit keeps who downloaded what request, and when.
     AttachmentDownload.objects.filter(ticket__in=ids).update(file_name="")
     blank = dict.fromkeys(PERSONAL_FIELDS, "")

@@ -5,13 +5,16 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.logins import parse_login
 from accounts.models import User
 
+from .forms import clean_russian_mobile
 from .models import (
+    NOT_CLOSED_STATUSES,
     Attachment,
     Channel,
     Delivery,
@@ -120,25 +123,75 @@ def ticket_take(*, ticket, by):
 
 
 def password_issue(*, ticket, by):
-    """«Выдать новый пароль»: close the ticket and queue the SMS and the email.
+    """«Выдать новый пароль»: the ticket goes «Пароль отправляется» and the SMS is queued.
 
-    The password itself is made later, inside the task that sends the SMS
-    (``outbox.deliver``), so it never passes through the database, a log or
-    the broker; if that SMS cannot be sent, the old password stays valid.
+    The password itself is made later, by the worker that sends the SMS
+    (``outbox._deliver_password``), so it never passes through the database, a
+    log or the broker. The ticket is «Выполнена» once the gateway has the SMS
+    (``password_sent``), or back in the queue if it cannot be sent (``password_failed``).
     """
     with transaction.atomic():
         ticket = _lock_open(ticket)
-        account = User.objects.filter(username=ticket.login, is_staff=False).first()
-        if account is None:
-            raise ServiceError(f"Учётной записи с логином «{ticket.login}» нет: пароль выдать нельзя.")
-        if not account.is_active:
-            raise ServiceError(f"Учётная запись «{ticket.login}» заблокирована: пароль выдать нельзя.")
-        _record(ticket, by, Status.DONE, f"Новый пароль отправлен по SMS на {ticket.phone}")
+        account = _lock_account_for_password(ticket)
+        _record(ticket, by, Status.SENDING, f"Новый пароль отправляется по SMS на {ticket.phone}")
         if ticket.assignee_id is None:
             ticket.assignee = by
-        ticket.save(update_fields=["status", "assignee", "updated_at"])
-        # The answer by email («the password went by SMS») is written once the SMS has gone: outbox.py.
-        _notify(ticket, Channel.SMS, Kind.PASSWORD)
+        ticket.password_sms_failed = False
+        ticket.save(update_fields=["status", "assignee", "password_sms_failed", "updated_at"])
+        notification = Notification.objects.create(
+            ticket=ticket,
+            channel=Channel.SMS,
+            kind=Kind.PASSWORD,
+            recipient=ticket.phone,
+            # The hash the password replaces: restored if the gateway refuses the SMS, and the proof,
+            # at a resend, that the user has not changed the password since.
+            previous_password_hash=account.password,
+            previous_must_change=account.must_change_password,
+        )
+        _queue(notification)
+    return ticket
+
+
+def _lock_account_for_password(ticket):
+    """The account a password may be issued to, its row locked; refuse if one is on the way already.
+
+    The lock makes two operators' «Выдать новый пароль» for one login, on two requests, take turns;
+    the second sees the first request «Пароль отправляется» and is refused (the database's unique
+    constraint on sending tickets per login holds the same rule).
+    """
+    account = User.objects.select_for_update().filter(username=ticket.login, is_staff=False).first()
+    if account is None:
+        raise ServiceError(f"Учётной записи с логином «{ticket.login}» нет: пароль выдать нельзя.")
+    if not account.is_active:
+        raise ServiceError(f"Учётная запись «{ticket.login}» заблокирована: пароль выдать нельзя.")
+    sending = Ticket.objects.filter(login=ticket.login, status=Status.SENDING).exclude(pk=ticket.pk).first()
+    if sending is not None:
+        raise ServiceError(
+            f"По логину «{ticket.login}» уже отправляется новый пароль (заявка № {sending.number}): "
+            "дождитесь, пока SMS уйдёт, или закройте эту заявку."
+        )
+    return account
+
+
+def ticket_phone_change(*, ticket, by, phone):
+    """«Исправить телефон»: take the number from the letter when the SMS could not go to the typed one."""
+    try:
+        phone = clean_russian_mobile(phone or "")
+    except ValidationError as error:
+        raise ServiceError(error.messages[0]) from None
+    with transaction.atomic():
+        ticket = _lock_open(ticket)
+        if phone == ticket.phone:
+            raise ServiceError(f"Телефон в заявке уже {phone}.")
+        TicketEvent.objects.create(
+            ticket=ticket,
+            actor=by,
+            from_status=ticket.status,
+            to_status=ticket.status,
+            comment=f"Телефон изменён: {ticket.phone} → {phone}",
+        )
+        ticket.phone = phone
+        ticket.save(update_fields=["phone", "updated_at"])
     return ticket
 
 
@@ -166,33 +219,46 @@ def notification_resend(*, notification, by):
         )
         if notification.status != Delivery.FAILED:
             raise ServiceError("Повторно отправить можно только уведомление с ошибкой.")
+        ticket = notification.ticket
+        to_status = ticket.status
+        if notification.kind == Kind.PASSWORD:
+            ticket = _lock_open(ticket)
+            account = _lock_account_for_password(ticket)
+            # Its password never reached the user, who may have got in since (remembered the old one,
+            # or by another request): a new one now would lock them out.
+            known = {notification.previous_password_hash, notification.issued_password_hash} - {""}
+            if known and account.password not in known:
+                raise ServiceError(
+                    f"Пароль учётной записи «{ticket.login}» сменён после выдачи: повторная отправка "
+                    "сбросила бы его. Если пароль всё же нужен, выдайте новый."
+                )
+            to_status = Status.SENDING
+            ticket.password_sms_failed = False
         # A fresh series of attempts; the event below keeps the history.
         notification.status = Delivery.PENDING
         notification.last_error = ""
         notification.attempts = 0
         notification.next_attempt_at = timezone.now()
-        notification.save(update_fields=["status", "last_error", "attempts", "next_attempt_at"])
-        ticket = notification.ticket
-        TicketEvent.objects.create(
-            ticket=ticket,
-            actor=by,
-            from_status=ticket.status,
-            to_status=ticket.status,
-            comment=f"Повторная отправка: {notification}",
-        )
+        if notification.channel == Channel.SMS:
+            notification.recipient = ticket.phone  # as the operator may have corrected it
+        notification.save(update_fields=["status", "last_error", "attempts", "next_attempt_at", "recipient"])
+        _record(ticket, by, to_status, f"Повторная отправка: {notification}")
+        ticket.save(update_fields=["status", "password_sms_failed", "updated_at"])
         _queue(notification)
     return notification
 
 
 def other_open_tickets(ticket):
     """Open tickets for the same login, other than this one: staff are warned of them."""
-    return Ticket.objects.filter(login=ticket.login, status__in=[Status.NEW, Status.IN_PROGRESS]).exclude(
-        pk=ticket.pk
-    )
+    return Ticket.objects.filter(login=ticket.login, status__in=NOT_CLOSED_STATUSES).exclude(pk=ticket.pk)
 
 
 def _lock_open(ticket):
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if ticket.status == Status.SENDING:
+        raise ServiceError(
+            f"По заявке № {ticket.number} отправляется новый пароль: дождитесь, пока SMS уйдёт."
+        )
     if not ticket.is_open:
         raise ServiceError(f"Заявка № {ticket.number} уже закрыта ({ticket.get_status_display().lower()}).")
     return ticket
@@ -211,8 +277,34 @@ def _notify(ticket, channel, kind):
 
 
 def password_sent(*, ticket):
-    """The password SMS went out: now the email may say so. Runs in the transaction that sent it."""
+    """The gateway has the password SMS: the request is done, and now the email may say so.
+
+    Runs in the transaction that marks the SMS sent.
+    """
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if ticket.status == Status.SENDING:
+        _record(ticket, None, Status.DONE, f"Новый пароль отправлен по SMS на {ticket.phone}")
+        ticket.save(update_fields=["status", "updated_at"])
     _notify(ticket, Channel.EMAIL, Kind.DONE)
+
+
+def password_failed(*, ticket, error):
+    """The password SMS failed for good: the request goes back to the operators' queue, saying why.
+
+    Runs in the transaction that marks the SMS failed.
+    """
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if ticket.status != Status.SENDING:
+        return
+    _record(
+        ticket,
+        None,
+        Status.IN_PROGRESS,
+        f"SMS с паролем не отправлено на {ticket.phone}: {error}. Пароль учётной записи не выдан. "
+        "Проверьте телефон по письму (при необходимости исправьте его) и выдайте пароль снова.",
+    )
+    ticket.password_sms_failed = True
+    ticket.save(update_fields=["status", "password_sms_failed", "updated_at"])
 
 
 def _queue(notification):

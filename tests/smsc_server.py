@@ -1,4 +1,5 @@
-"""A fake SMSC.ru ``/sys/send.php`` on 127.0.0.1 for tests, with scripted failures and hangs.
+"""A fake SMSC.ru ``/sys/send.php`` and ``/sys/status.php`` on 127.0.0.1 for tests, with scripted
+failures, hangs and answers lost after the message was taken.
 
     with SmscServer() as server:
         settings.SMSC_URL = server.url
@@ -6,6 +7,8 @@
         server.fail_next(1, 9)       # the next request answers {"error": ..., "error_code": 9}
         server.hang_next(1, 5)       # the next request waits 5 s before it is handled
         server.hang_next(1, 5, deliver=True)  # ... and is delivered even if the client gave up
+        server.answer_late_next(1, 5)  # the next message is taken at once, its answer sent 5 s later
+        server.drop_after_accept_next(1)  # the next message is taken, the connection closed unanswered
         ...
         assert server.wait_for(1)
         assert server.messages[0]["mes"] == "..."
@@ -15,6 +18,10 @@ those of every request that reached the handler, failures included. A hung reque
 given up (closed the connection) by the time the hang ends is dropped without being delivered, unless
 it was scripted with ``deliver=True``: then it is delivered all the same, as a real gateway that got
 the request sends the SMS whether or not its answer still reaches the client.
+
+A message sent with an ``id`` keeps it (the answer carries it back); ``status.php`` with ``phone`` and
+``id`` answers ``{"status": 1}`` (delivered) for a message it took and ``{"status": -3}`` (not found)
+for any other, as SMSC does.
 """
 
 import itertools
@@ -27,6 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 PATH = "/sys/send.php"
+STATUS_PATH = "/sys/status.php"
+STATUS_DELIVERED, STATUS_NOT_FOUND = 1, -3
 
 ERRORS = {
     1: "ошибка в параметрах",
@@ -51,6 +60,8 @@ class SmscServer:
         self._delivered = threading.Condition(self._lock)
         self._failures = deque()  # error codes, one per coming request
         self._hangs = deque()  # (seconds, deliver), one per coming request
+        self._after_accept = deque()  # ("late", seconds) or ("drop", 0), one per coming message taken
+        self._taken = set()  # (phone, id) of every message taken
         self._ids = itertools.count(1)
         self._stopping = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -97,6 +108,21 @@ class SmscServer:
         with self._lock:
             self._hangs.extend([(seconds, deliver)] * n)
 
+    def answer_late_next(self, n, seconds):
+        """The next ``n`` messages are taken at once (delivered, known to status.php); each answer is
+        sent ``seconds`` later, and not at all if the client gave up meanwhile."""
+        with self._lock:
+            self._after_accept.extend([("late", seconds)] * n)
+
+    def drop_after_accept_next(self, n):
+        """The next ``n`` messages are taken, and their connections closed without an answer."""
+        with self._lock:
+            self._after_accept.extend([("drop", 0)] * n)
+
+    def status_of(self, phone, message_id):
+        with self._lock:
+            return STATUS_DELIVERED if (phone, str(message_id)) in self._taken else STATUS_NOT_FOUND
+
     def wait_for(self, count, timeout=30):
         """Wait until at least ``count`` messages were delivered; False on timeout."""
         with self._delivered:
@@ -120,10 +146,20 @@ class SmscServer:
         if code is not None:
             return {"error": ERRORS.get(code, "ошибка"), "error_code": code}
         with self._delivered:
-            message_id = next(self._ids)
+            message_id = fields.get("id") or next(self._ids)
+            self._taken.add((fields["phones"], str(message_id)))
             self.messages.append(fields)
             self._delivered.notify_all()
-        return {"id": message_id, "cnt": 1}
+        return {"id": int(message_id), "cnt": 1}
+
+    def _status_answer(self, fields):
+        with self._lock:
+            self.requests.append(fields)
+        if fields.get("login") != self.login or fields.get("psw") != self.password:
+            return {"error": ERRORS[2], "error_code": 2}
+        if not (fields.get("phone") and fields.get("id")):
+            return {"error": ERRORS[1], "error_code": 1}
+        return {"status": self.status_of(fields["phone"], fields["id"]), "last_timestamp": 0}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -141,10 +177,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, path, query):
         smsc = self.server.smsc
+        fields = {key: values[0] for key, values in parse_qs(query, keep_blank_values=True).items()}
+        if path == STATUS_PATH:
+            self._reply(200, smsc._status_answer(fields))
+            return
         if path != PATH:
             self._reply(404, {"error": "not found"})
             return
-        fields = {key: values[0] for key, values in parse_qs(query, keep_blank_values=True).items()}
         hang = smsc._take(smsc._hangs)
         if hang is not None:
             delay, deliver = hang
@@ -157,7 +196,18 @@ class _Handler(BaseHTTPRequestHandler):
                     smsc._answer(fields)
                 self.close_connection = True
                 return
-        self._reply(200, smsc._answer(fields))
+        answer = smsc._answer(fields)
+        after = smsc._take(smsc._after_accept) if "id" in answer else None
+        if after is not None:
+            how, delay = after
+            if how == "drop":
+                self.close_connection = True
+                return
+            smsc._stopping.wait(delay)
+            if smsc._stopping.is_set() or self._client_gone():
+                self.close_connection = True
+                return
+        self._reply(200, answer)
 
     def _client_gone(self):
         try:

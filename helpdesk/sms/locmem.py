@@ -3,7 +3,7 @@
 import itertools
 import threading
 
-from . import BaseBackend, SmsMessage
+from . import BaseBackend, Outcome, SmsMessage
 
 outbox: list[SmsMessage] = []
 
@@ -15,4 +15,9 @@ class LocmemBackend(BaseBackend):
     def send(self, message: SmsMessage) -> str:
         with _lock:
             outbox.append(message)
-            return f"locmem-{next(_ids)}"
+            return message.id or f"locmem-{next(_ids)}"
+
+    def status(self, message: SmsMessage) -> Outcome:
+        with _lock:
+            sent = any(m.id == message.id and m.phone == message.phone for m in outbox)
+        return Outcome.ACCEPTED if sent else Outcome.NOT_FOUND

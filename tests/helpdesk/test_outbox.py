@@ -1,13 +1,16 @@
 import smtplib
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import connection, connections, transaction
 from django.test import Client
 from django.utils import timezone
 
+from accounts.models import User
 from helpdesk import outbox
-from helpdesk.models import Channel, Delivery, Kind, Notification, Status
+from helpdesk.models import Channel, Delivery, Kind, Notification, Status, TicketEvent
 from helpdesk.services import notification_resend
 from helpdesk.sms import BaseBackend, SmsError, locmem
 from helpdesk.sms.locmem import LocmemBackend
@@ -18,6 +21,9 @@ from tests.helpdesk.test_services import EMAIL, PHONE, TicketFactory, sms_passwo
 pytestmark = pytest.mark.django_db
 
 FLAKY = "tests.helpdesk.test_outbox.FlakyBackend"
+LATE = "tests.helpdesk.test_outbox.LateBackend"
+WATCHING = "tests.helpdesk.test_outbox.WatchingBackend"
+STATUS_DOWN = "tests.helpdesk.test_outbox.StatusDownBackend"
 DEAD = "tests.helpdesk.test_outbox.DeadNumberBackend"
 LOCMEM_MAIL = "django.core.mail.backends.locmem.EmailBackend"
 
@@ -44,6 +50,29 @@ class DeadNumberBackend(BaseBackend):
         raise SmsError("Номер не обслуживается", permanent=True)
 
 
+class LateBackend(LocmemBackend):
+    """A gateway that takes the next ``taken`` SMS and loses its answer (the client timed out);
+    ``lost`` more requests it never gets at all. It knows the status of what it took (locmem's)."""
+
+    taken = 0
+    lost = 0
+
+    def send(self, message):
+        if LateBackend.taken > 0:
+            LateBackend.taken -= 1
+            super().send(message)
+            raise SmsError("SMSC did not answer within 10 s", unclear=True)
+        if LateBackend.lost > 0:
+            LateBackend.lost -= 1
+            raise SmsError("connection to SMSC failed: RemoteDisconnected", unclear=True)
+        return super().send(message)
+
+
+class StatusDownBackend(LocmemBackend):
+    def status(self, message):
+        raise SmsError("cannot reach SMSC: Connection refused")
+
+
 class DisconnectingMail(BaseEmailBackend):
     def send_messages(self, email_messages):
         raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
@@ -60,13 +89,14 @@ def sms_outbox(settings):
     locmem.outbox.clear()
     FlakyBackend.failures = 0
     DeadNumberBackend.calls = 0
+    LateBackend.taken = LateBackend.lost = 0
     yield locmem.outbox
     locmem.outbox.clear()
 
 
 @pytest.fixture
 def password_sms(school):
-    ticket = TicketFactory(status=Status.DONE)
+    ticket = TicketFactory(status=Status.SENDING)
     return Notification.objects.create(
         ticket=ticket, channel=Channel.SMS, kind=Kind.PASSWORD, recipient=PHONE
     )
@@ -118,7 +148,7 @@ def test_transient_sms_failure_keeps_the_old_password_and_a_later_attempt_sends_
     assert password_sms.attempts == 2
     assert password_sms.last_error == ""
     assert password_sms.sent_at is not None
-    assert password_sms.provider_id.startswith("locmem-")
+    assert password_sms.provider_id == str(password_sms.pk * 100 + 2)  # its own id for each attempt
     assert len(sms_outbox) == 1
     assert logs_in(sms_password(sms_outbox[0]))
     assert not logs_in(PASSWORD)
@@ -138,6 +168,135 @@ def test_permanent_sms_failure_fails_at_once_and_is_not_retried(settings, school
     password_sms.refresh_from_db()
     assert password_sms.attempts == 1
     assert_old_password_valid(school)
+
+
+def come_due(notification):
+    """Let the time of the row's next attempt come."""
+    Notification.objects.filter(pk=notification.pk).update(next_attempt_at=timezone.now())
+
+
+def test_sms_the_gateway_took_but_answered_late_is_settled_by_its_status_and_no_second_password_made(
+    settings, school, password_sms, sms_outbox
+):
+    settings.SMS_BACKEND = LATE
+    LateBackend.taken = 1
+
+    assert outbox.deliver(password_sms.pk) == outbox.backoff(1)
+    password_sms.refresh_from_db()
+    assert password_sms.status == Delivery.SENDING
+    assert "did not answer" in password_sms.last_error
+    assert len(sms_outbox) == 1
+    # Committed before the gateway was called: the password in the SMS works at once.
+    password = sms_password(sms_outbox[0])
+    assert logs_in(password)
+    assert outbox.deliver(password_sms.pk) is None, "the row waits for its retry"
+    password_sms.ticket.refresh_from_db()
+    assert password_sms.ticket.status == Status.SENDING
+
+    come_due(password_sms)
+    assert outbox.deliver(password_sms.pk) is None
+    password_sms.refresh_from_db()
+    assert (password_sms.status, password_sms.attempts) == (Delivery.SENT, 2)
+    assert password_sms.previous_password_hash == password_sms.issued_password_hash == ""
+    assert len(sms_outbox) == 1, "a second password was sent for an SMS the gateway had"
+    assert logs_in(password)
+    assert not logs_in(PASSWORD)
+    password_sms.ticket.refresh_from_db()
+    assert password_sms.ticket.status == Status.DONE
+    answers = Notification.objects.filter(ticket=password_sms.ticket, kind=Kind.DONE)
+    assert [(n.channel, n.recipient) for n in answers] == [(Channel.EMAIL, EMAIL)]
+
+
+def test_sms_the_gateway_never_got_is_found_missing_and_one_new_password_goes_out(
+    settings, school, password_sms, sms_outbox
+):
+    settings.SMS_BACKEND = LATE
+    LateBackend.lost = 1
+    assert outbox.deliver(password_sms.pk) == outbox.backoff(1)
+    password_sms.refresh_from_db()
+    assert password_sms.status == Delivery.SENDING
+    first_id = password_sms.provider_id
+
+    come_due(password_sms)
+    assert outbox.deliver(password_sms.pk) is None
+    password_sms.refresh_from_db()
+    assert password_sms.status == Delivery.SENT
+    assert password_sms.provider_id != first_id, "each request to the gateway has its own id"
+    assert [m.id for m in sms_outbox] == [password_sms.provider_id]
+    assert logs_in(sms_password(sms_outbox[0]))
+    assert not logs_in(PASSWORD)
+
+
+def test_sms_whose_fate_cannot_be_learnt_fails_after_max_attempts_and_the_request_comes_back(
+    settings, school, password_sms, sms_outbox
+):
+    settings.SMS_BACKEND = LATE
+    LateBackend.lost = 1
+    outbox.deliver(password_sms.pk)
+    settings.SMS_BACKEND = STATUS_DOWN
+    for _ in range(outbox.MAX_ATTEMPTS - 1):
+        come_due(password_sms)
+        outbox.deliver(password_sms.pk)
+    password_sms.refresh_from_db()
+    assert (password_sms.status, password_sms.attempts) == (Delivery.FAILED, outbox.MAX_ATTEMPTS)
+    assert sms_outbox == []
+    ticket = password_sms.ticket
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.password_sms_failed) == (Status.IN_PROGRESS, True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_new_password_is_committed_before_the_gateway_call_which_holds_no_lock_on_the_user(
+    settings, school, password_sms
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL")
+    settings.SMS_BACKEND = WATCHING
+    assert outbox.deliver(password_sms.pk) is None
+    seen = WatchingBackend.seen
+    assert seen["locked"] is False, "the user's row was locked while the gateway was called"
+    assert seen["works"] is True, "the password in the SMS was not committed before the call"
+
+
+class WatchingBackend(LocmemBackend):
+    """While the gateway is called, look at the user from another connection."""
+
+    seen = {}
+
+    def send(self, message):
+        password = message.text.split("новый пароль: ")[1].split(".")[0]
+
+        def look():
+            try:
+                with transaction.atomic():
+                    account = User.objects.select_for_update(nowait=True).get(username="sch771234")
+                    WatchingBackend.seen = {"locked": False, "works": account.check_password(password)}
+            except Exception as error:  # noqa: BLE001 - reported by the assertion
+                WatchingBackend.seen = {"locked": True, "works": None, "error": repr(error)}
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=look)
+        thread.start()
+        thread.join(10)
+        return super().send(message)
+
+
+def test_permanently_failed_password_sms_puts_the_request_back_in_the_queue_saying_why(
+    settings, school, password_sms, sms_outbox
+):
+    settings.SMS_BACKEND = DEAD
+    assert outbox.deliver(password_sms.pk) is None
+    ticket = password_sms.ticket
+    ticket.refresh_from_db()
+    assert ticket.status == Status.IN_PROGRESS
+    assert ticket.password_sms_failed
+    event = TicketEvent.objects.get(ticket=ticket)
+    assert (event.actor, event.from_status, event.to_status) == (None, Status.SENDING, Status.IN_PROGRESS)
+    assert "SMS с паролем не отправлено на +79123456789: Номер не обслуживается" in event.comment
+    assert "выдайте пароль снова" in event.comment
+    assert_old_password_valid(school)
+    assert not Notification.objects.filter(kind=Kind.DONE).exists(), "a «done» email, with no password"
 
 
 def test_after_max_attempts_transient_failures_the_sms_fails(settings, school, password_sms, sms_outbox):
@@ -177,6 +336,8 @@ def test_password_sms_for_a_blocked_account_fails_and_sends_nothing(school, pass
     assert password_sms.status == Delivery.FAILED
     assert "sch771234" in password_sms.last_error
     assert sms_outbox == []
+    password_sms.ticket.refresh_from_db()
+    assert password_sms.ticket.status == Status.IN_PROGRESS, "a blocked account's request stays «Выполнена»"
 
 
 def test_password_sms_never_resets_a_staff_account_password(make_account, sms_outbox):
@@ -197,10 +358,13 @@ def test_password_sms_never_resets_a_staff_account_password(make_account, sms_ou
 def test_resent_notification_is_retried_again_after_a_transient_failure(
     settings, school, operator, password_sms, sms_outbox, django_capture_on_commit_callbacks
 ):
-    # It failed after MAX_ATTEMPTS; the operator resends it while the gateway still hiccups once.
+    # It failed after MAX_ATTEMPTS, which put the request back in the queue; the operator resends it
+    # while the gateway still hiccups once.
     Notification.objects.filter(pk=password_sms.pk).update(
         status=Delivery.FAILED, attempts=outbox.MAX_ATTEMPTS, last_error="SmsError: Шлюз не ответил"
     )
+    password_sms.ticket.status = Status.IN_PROGRESS
+    password_sms.ticket.save()
     settings.SMS_BACKEND = FLAKY
     FlakyBackend.failures = 1
     with django_capture_on_commit_callbacks(execute=True):

@@ -6,7 +6,7 @@ import factory
 import pytest
 from django.apps import apps
 from django.conf import settings as django_settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.test import Client
 
 from accounts.models import User
@@ -17,6 +17,7 @@ from helpdesk.services import (
     notification_resend,
     other_open_tickets,
     password_issue,
+    ticket_phone_change,
     ticket_reject,
     ticket_submit,
     ticket_take,
@@ -126,7 +127,7 @@ def test_take_on_a_closed_ticket_is_refused_and_changes_nothing(operator, closed
 # password_issue
 
 
-def test_password_issue_closes_the_ticket_and_queues_an_sms_and_an_email(
+def test_password_issue_sends_the_password_and_the_ticket_is_done_once_the_sms_went(
     ticket, school, operator, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
@@ -134,9 +135,11 @@ def test_password_issue_closes_the_ticket_and_queues_an_sms_and_an_email(
     ticket.refresh_from_db()
     assert ticket.status == Status.DONE
     assert ticket.assignee == operator
-    event = TicketEvent.objects.get(ticket=ticket)
-    assert (event.actor, event.from_status, event.to_status) == (operator, Status.NEW, Status.DONE)
-    assert PHONE in event.comment
+    issued, sent = TicketEvent.objects.filter(ticket=ticket)
+    assert (issued.actor, issued.from_status, issued.to_status) == (operator, Status.NEW, Status.SENDING)
+    assert issued.comment == f"Новый пароль отправляется по SMS на {PHONE}"
+    assert (sent.actor, sent.from_status, sent.to_status) == (None, Status.SENDING, Status.DONE)
+    assert sent.comment == f"Новый пароль отправлен по SMS на {PHONE}"
     rows = Notification.objects.filter(ticket=ticket).order_by("pk")
     assert [(n.channel, n.kind, n.recipient, n.status) for n in rows] == [
         (Channel.SMS, Kind.PASSWORD, PHONE, Delivery.SENT),
@@ -153,7 +156,7 @@ def test_password_issue_keeps_the_operator_who_took_the_ticket(
         password_issue(ticket=ticket, by=operator)
     ticket.refresh_from_db()
     assert ticket.assignee == other
-    assert [e.to_status for e in ticket.events.all()] == [Status.IN_PROGRESS, Status.DONE]
+    assert [e.to_status for e in ticket.events.all()] == [Status.IN_PROGRESS, Status.SENDING, Status.DONE]
 
 
 @pytest.mark.parametrize(
@@ -302,7 +305,7 @@ def test_resend_puts_a_failed_email_back_and_it_is_delivered(
 def test_resend_of_a_failed_password_sms_sends_a_working_password(
     school, operator, sms_outbox, django_capture_on_commit_callbacks
 ):
-    ticket = TicketFactory(status=Status.DONE)
+    ticket = TicketFactory(status=Status.IN_PROGRESS, password_sms_failed=True)
     notification = Notification.objects.create(
         ticket=ticket, channel=Channel.SMS, kind=Kind.PASSWORD, recipient=PHONE, status=Delivery.FAILED
     )
@@ -415,3 +418,156 @@ def test_without_must_change_the_issued_password_opens_the_cabinet(
     school.refresh_from_db()
     assert not school.must_change_password
     assert "задайте свой пароль" not in sms_outbox[0].text
+
+
+# Two requests for one login, and a resend after the user changed the password
+
+
+def test_second_request_for_the_same_login_cannot_issue_while_a_password_is_on_its_way(
+    school, operator, sms_outbox, django_capture_on_commit_callbacks
+):
+    first, second = TicketFactory(), TicketFactory()
+    with django_capture_on_commit_callbacks(execute=False):  # the worker has not sent it yet
+        password_issue(ticket=first, by=operator)
+    first.refresh_from_db()
+    assert first.status == Status.SENDING
+
+    with pytest.raises(ServiceError) as info:
+        password_issue(ticket=second, by=operator)
+    assert str(info.value) == (
+        f"По логину «sch771234» уже отправляется новый пароль (заявка № {first.number}): "
+        "дождитесь, пока SMS уйдёт, или закройте эту заявку."
+    )
+    assert_untouched(second)
+    assert Notification.objects.filter(kind=Kind.PASSWORD).count() == 1
+    assert sms_outbox == []
+
+
+def test_the_database_holds_one_sending_request_per_login(school):
+    TicketFactory(status=Status.SENDING)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        TicketFactory(status=Status.SENDING)
+    TicketFactory(status=Status.SENDING, login="sch775601")  # another login may
+
+
+def test_a_ticket_whose_password_is_on_its_way_takes_no_other_action(operator):
+    ticket = TicketFactory(status=Status.SENDING)
+    for action in (ticket_take, password_issue):
+        with pytest.raises(ServiceError) as info:
+            action(ticket=ticket, by=operator)
+        assert str(info.value) == (
+            f"По заявке № {ticket.number} отправляется новый пароль: дождитесь, пока SMS уйдёт."
+        )
+    assert_untouched(ticket, status=Status.SENDING)
+
+
+def failed_password_sms(ticket, account):
+    """A password SMS that failed for good: the request is back in the queue, the old hash restored."""
+    return Notification.objects.create(
+        ticket=ticket,
+        channel=Channel.SMS,
+        kind=Kind.PASSWORD,
+        recipient=PHONE,
+        status=Delivery.FAILED,
+        previous_password_hash=account.password,
+    )
+
+
+def test_resend_of_an_old_password_sms_after_the_user_changed_the_password_is_refused(
+    school, operator, sms_outbox, django_capture_on_commit_callbacks
+):
+    ticket = TicketFactory(status=Status.IN_PROGRESS, password_sms_failed=True)
+    notification = failed_password_sms(ticket, school)
+    school.set_password("my-own-new-password-7")  # the user got in after all and set their own
+    school.save()
+
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(ServiceError) as info:
+        notification_resend(notification=notification, by=operator)
+    assert str(info.value) == (
+        "Пароль учётной записи «sch771234» сменён после выдачи: повторная отправка сбросила бы его. "
+        "Если пароль всё же нужен, выдайте новый."
+    )
+    notification.refresh_from_db()
+    assert notification.status == Delivery.FAILED
+    assert not TicketEvent.objects.filter(ticket=ticket).exists()
+    ticket.refresh_from_db()
+    assert ticket.status == Status.IN_PROGRESS
+    assert sms_outbox == []
+    school.refresh_from_db()
+    assert school.check_password("my-own-new-password-7")
+
+
+def test_resend_of_a_failed_password_sms_goes_to_the_corrected_phone_and_the_request_is_done(
+    school, operator, sms_outbox, django_capture_on_commit_callbacks
+):
+    ticket = TicketFactory(status=Status.IN_PROGRESS, password_sms_failed=True)
+    notification = failed_password_sms(ticket, school)
+    ticket_phone_change(ticket=ticket, by=operator, phone="8 (916) 123-45-67")
+    with django_capture_on_commit_callbacks(execute=True):
+        notification_resend(notification=notification, by=operator)
+    assert [m.phone for m in sms_outbox] == ["+79161234567"]
+    _, response = log_in("sch771234", sms_password(sms_outbox[0]))
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.password_sms_failed) == (Status.DONE, False)
+    assert [(e.from_status, e.to_status) for e in ticket.events.all()] == [
+        (Status.IN_PROGRESS, Status.IN_PROGRESS),
+        (Status.IN_PROGRESS, Status.SENDING),
+        (Status.SENDING, Status.DONE),
+    ]
+
+
+# ticket_phone_change
+
+
+def test_phone_change_records_the_old_and_the_new_number(ticket, operator):
+    ticket_phone_change(ticket=ticket, by=operator, phone="+7 916 123-45-67")
+    ticket.refresh_from_db()
+    assert ticket.phone == "+79161234567"
+    event = TicketEvent.objects.get(ticket=ticket)
+    assert (event.actor, event.from_status, event.to_status) == (operator, Status.NEW, Status.NEW)
+    assert event.comment == f"Телефон изменён: {PHONE} → +79161234567"
+
+
+@pytest.mark.parametrize(
+    "phone, message",
+    [
+        ("12345", "Введите номер мобильного телефона в России, например +7 912 345-67-89."),
+        (
+            "+7 495 123-45-67",
+            "Это не мобильный номер. Укажите мобильный телефон: новый пароль приходит по SMS.",
+        ),
+        (PHONE, f"Телефон в заявке уже {PHONE}."),
+    ],
+)
+def test_phone_change_refusal_says_why_and_changes_nothing(ticket, operator, phone, message):
+    with pytest.raises(ServiceError) as info:
+        ticket_phone_change(ticket=ticket, by=operator, phone=phone)
+    assert str(info.value) == message
+    ticket.refresh_from_db()
+    assert ticket.phone == PHONE
+    assert not TicketEvent.objects.filter(ticket=ticket).exists()
+
+
+# /apply/status/ while the password is on its way
+
+
+def test_status_page_says_the_password_is_on_its_way_until_the_sms_went(
+    client, ticket, school, operator, settings, sms_outbox, django_capture_on_commit_callbacks
+):
+    def shown():
+        html = client.post("/apply/status/", {"number": ticket.number, "email": EMAIL}).content.decode()
+        return re.search(r'data-testid="ticket-status">([^<]+)<', html).group(1), html
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        password_issue(ticket=ticket, by=operator)
+    status, html = shown()
+    assert status == "Пароль отправляется"
+    assert "Новый пароль отправляется по SMS" in html and "Выполнена" not in html
+
+    settings.SMS_BACKEND = "tests.helpdesk.test_outbox.DeadNumberBackend"
+    for callback in queued:
+        callback()
+    status, _ = shown()
+    assert status == "В работе", "a request whose SMS failed must not read as done"
+    assert sms_outbox == []

@@ -6,7 +6,7 @@ import time
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from helpdesk.sms import BaseBackend, SmsError, SmsMessage, get_backend, locmem
+from helpdesk.sms import BaseBackend, Outcome, SmsError, SmsMessage, get_backend, locmem
 from helpdesk.sms.console import ConsoleBackend
 from helpdesk.sms.file import FileBackend
 from helpdesk.sms.locmem import LocmemBackend
@@ -304,3 +304,64 @@ def test_smsc_logs_the_phone_and_id_but_never_the_text(smsc, caplog):
     send_expecting_error()
     assert PHONE in caplog.text and "id 1" in caplog.text
     assert TEXT not in caplog.text and PASSWORD not in caplog.text
+
+
+# The sender's message id and the status API
+
+
+def test_smsc_posts_the_senders_id_and_the_answer_carries_it(smsc):
+    assert SmscBackend().send(SmsMessage(PHONE, TEXT, id="4201")) == "4201"
+    assert smsc.messages[0]["id"] == "4201"
+
+
+def test_smsc_status_knows_a_message_it_took_and_not_one_it_never_got(smsc):
+    SmscBackend().send(SmsMessage(PHONE, TEXT, id="4201"))
+    assert SmscBackend().status(SmsMessage(PHONE, "", id="4201")) is Outcome.ACCEPTED
+    assert SmscBackend().status(SmsMessage(PHONE, "", id="4202")) is Outcome.NOT_FOUND
+    assert SmscBackend().status(SmsMessage("+79990000000", "", id="4201")) is Outcome.NOT_FOUND
+    status_request = smsc.requests[-1]
+    assert {k: status_request[k] for k in ("login", "psw", "phone", "id", "fmt")} == {
+        "login": "fisoko",
+        "psw": PASSWORD,
+        "phone": "+79990000000",
+        "id": "4201",
+        "fmt": "3",
+    }
+
+
+@pytest.mark.parametrize(
+    "status, outcome",
+    [(-1, "accepted"), (0, "accepted"), (1, "accepted"), (-3, "not_found"), (20, "failed"), (22, "failed")],
+)
+def test_smsc_status_codes_read_as_the_documentation_says(smsc, status, outcome, monkeypatch):
+    monkeypatch.setattr(smsc, "status_of", lambda phone, message_id: status)
+    assert SmscBackend().status(SmsMessage(PHONE, "", id="1")).value == outcome
+
+
+def test_smsc_status_error_is_an_sms_error(smsc, settings):
+    settings.SMSC_PASSWORD = "wrong"
+    with pytest.raises(SmsError, match="SMSC error 2"):
+        SmscBackend().status(SmsMessage(PHONE, "", id="1"))
+
+
+def test_smsc_answer_lost_after_the_message_was_taken_is_unclear_and_the_status_says_taken(smsc, settings):
+    settings.SMSC_TIMEOUT = 0.5
+    smsc.answer_late_next(1, 2)
+    error = send_expecting_error(SmsMessage(PHONE, TEXT, id="7"))
+    assert error.unclear is True and error.permanent is False
+    assert "did not answer" in str(error)
+    assert SmscBackend().status(SmsMessage(PHONE, "", id="7")) is Outcome.ACCEPTED
+
+    smsc.drop_after_accept_next(1)
+    error = send_expecting_error(SmsMessage(PHONE, TEXT, id="8"))
+    assert error.unclear is True
+    assert SmscBackend().status(SmsMessage(PHONE, "", id="8")) is Outcome.ACCEPTED
+
+
+def test_smsc_refusals_are_not_unclear(smsc, settings):
+    smsc.fail_next(1, 9)
+    assert send_expecting_error().unclear is False
+    smsc.fail_next(1, 7)
+    assert send_expecting_error().unclear is False
+    settings.SMSC_URL = f"http://127.0.0.1:{closed_port()}/sys/send.php"
+    assert send_expecting_error().unclear is False  # nothing listening: nothing was sent

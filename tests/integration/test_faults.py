@@ -15,7 +15,7 @@ from django.test import Client
 
 from accounts.models import User
 from helpdesk import services
-from helpdesk.models import Channel, Delivery, Notification, Ticket
+from helpdesk.models import Channel, Delivery, Notification, Status, Ticket
 from tests.helpdesk.conftest import pdf
 from tests.integration.conftest import (
     assert_one_working_password_each,
@@ -137,7 +137,7 @@ def test_emails_wait_for_a_mail_server_that_is_down_and_all_arrive_once_it_is_ba
     report(capsys, f"mail server back: all 4 emails delivered {delivered_after:.1f} s later")
 
 
-def test_sms_wait_out_a_failing_and_hanging_gateway_and_each_account_gets_one_working_password(
+def test_sms_wait_out_a_failing_and_late_gateway_and_each_account_gets_the_one_password_it_was_sent(
     real_parts, capsys
 ):
     worker, mailbox, smsc = real_parts.worker, real_parts.mailbox, real_parts.smsc
@@ -149,16 +149,22 @@ def test_sms_wait_out_a_failing_and_hanging_gateway_and_each_account_gets_one_wo
     worker.start()
     started = time.monotonic()
 
-    # A gateway that answers after the worker gave up: one request is lost, the other is sent all the
-    # same, so that account gets an SMS whose password was never set.
+    # A gateway whose answer comes after the worker gave up: one request it never got (dropped), the
+    # other it took at once and answered too late. The worker cannot tell them apart; the status API can.
     smsc.hang_next(1, 4)
-    smsc.hang_next(1, 4, deliver=True)
+    smsc.answer_late_next(1, 4)
     for ticket in tickets[:2]:
         services.password_issue(ticket=ticket, by=operator)
     assert wait_until(lambda: sms_rows.filter(attempts=1).count() == 2, 30), not_sent_report(rows, worker)
-    assert smsc.wait_for(1, timeout=10), "the late request was not delivered"
-    for row in sms_rows:
-        assert row.status == Delivery.PENDING and "did not answer within 2.0 s" in row.last_error
+    assert smsc.wait_for(1, timeout=10), "the late request was not taken"
+    late_phone = smsc.messages[0]["phones"]
+    for row in sms_rows.select_related("ticket"):
+        assert row.status == Delivery.SENDING and "did not answer within 2.0 s" in row.last_error
+        assert row.ticket.status == Status.SENDING
+    # The password in the SMS that arrived is already the account's: committed before the call.
+    late_login = next(t.login for t in tickets if t.phone == late_phone)
+    late_password = passwords_by_phone(smsc)[late_phone][0]
+    assert User.objects.get(username=late_login).check_password(late_password)
 
     # A gateway that refuses for a while: «too many requests» (error 9) is worth retrying.
     smsc.fail_next(3, 9)
@@ -167,8 +173,8 @@ def test_sms_wait_out_a_failing_and_hanging_gateway_and_each_account_gets_one_wo
     assert wait_until(lambda: not sms_rows.filter(attempts=0).exists(), 30), not_sent_report(rows, worker)
     refused = sms_rows.filter(last_error__contains="SMSC error 9", status=Delivery.PENDING)
     assert refused.count() == 3
-    # A failed SMS leaves the old password in place.
-    for row in sms_rows.filter(status=Delivery.PENDING).select_related("ticket"):
+    # A refused SMS puts the previous password back.
+    for row in refused.select_related("ticket"):
         login = row.ticket.login
         assert User.objects.get(username=login).check_password(f"old-{login}"), login
     assert_public_pages_answer(Client())
@@ -178,14 +184,19 @@ def test_sms_wait_out_a_failing_and_hanging_gateway_and_each_account_gets_one_wo
     took = time.monotonic() - started
     assert_one_working_password_each(smsc, tickets)
     assert_each_email_once(mailbox, rows)
-    got_two = [phone for phone, passwords in passwords_by_phone(smsc).items() if len(passwords) > 1]
-    assert len(got_two) == 1 and got_two[0] in {t.phone for t in tickets[:2]}, (
-        f"only the account whose SMS went out late may have two: {got_two}"
-    )
+    # Each account got exactly one SMS, and its password works: the late one was found taken (no
+    # second password), the dropped one found missing and sent anew.
+    sent = passwords_by_phone(smsc)
+    assert sorted(sent) == sorted(t.phone for t in tickets)
+    assert all(len(passwords) == 1 for passwords in sent.values()), f"a stale password went out: {sent}"
+    assert sent[late_phone] == [late_password]
+    assert User.objects.get(username=late_login).check_password(late_password)
+    assert all(t.status == Status.DONE for t in Ticket.objects.all())
+    statuses = [r for r in smsc.requests if "mes" not in r]
     report(
         capsys,
-        f"failing/hanging gateway: 6 SMS sent in {took:.1f} s, {len(smsc.requests)} requests answered, "
-        f"{len(smsc.messages)} SMS delivered ({len(got_two)} account got a stale one first)",
+        f"failing/late gateway: 6 SMS sent in {took:.1f} s, {len(smsc.requests)} requests answered "
+        f"({len(statuses)} status checks), {len(smsc.messages)} SMS delivered, one per account",
     )
 
 
