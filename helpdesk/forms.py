@@ -5,6 +5,7 @@ from django.template.defaultfilters import filesizeformat
 from accounts.logins import parse_login, shape_error
 from accounts.models import Region
 
+from . import normalize
 from .models import InformationSystem, Ticket
 from .uploads import ALLOWED_EXTENSIONS, MAX_TOTAL_BYTES, UploadError, check_file
 
@@ -95,12 +96,9 @@ class ApplyForm(forms.ModelForm):
         return login
 
     def clean_phone(self):
-        raw = self.cleaned_data["phone"]
-        try:
-            number = phonenumbers.parse(raw, "RU")
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is None or not phonenumbers.is_valid_number_for_region(number, "RU"):
+        # «8 912 345-67-89», «89123456789», «9123456789», «+7 (912) 345-67-89»: stored as +79123456789.
+        number = normalize.parse_phone(self.cleaned_data["phone"])
+        if number is None:
             raise forms.ValidationError(
                 "Введите номер мобильного телефона в России, например +7 912 345-67-89."
             )
@@ -145,5 +143,16 @@ class ApplyForm(forms.ModelForm):
 
 
 class StatusForm(forms.Form):
-    number = forms.CharField(label="Номер заявки", max_length=20)
+    number = forms.CharField(
+        label="Номер заявки",
+        max_length=20,
+        help_text="Из письма-подтверждения, вида ABCD-2345.",
+        widget=forms.TextInput(attrs={"autocapitalize": "characters", "spellcheck": "false"}),
+    )
     email = forms.EmailField(label="E-mail, указанный в заявке")
+
+    def clean_number(self):
+        # Typed in the Russian layout, in lower case, without the dash: still the same number. A text
+        # that cannot be a number is looked up as typed and simply not found.
+        typed = self.cleaned_data["number"]
+        return normalize.ticket_number(typed) or typed.strip().upper()
