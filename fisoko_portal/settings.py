@@ -98,6 +98,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "fisoko_portal.context_processors.support",
             ],
         },
     },
@@ -291,6 +292,11 @@ else:
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="servicedesk@fioco.ru")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The one address people write to (pages, mail, Reply-To of the desk's mail); the desk's own mail
+# comes from DEFAULT_FROM_EMAIL, which nobody reads.
+SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="helpfisoko@fioco.ru")
+# The portal's address as people open it: the links in mail, which has no request to take it from.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds; a hanging server must not hold a worker
 
 # SMS: "console", "file" (under var/sms/), "locmem" (tests), "smsc", or a dotted path to a backend class.
@@ -378,6 +384,8 @@ HELPDESK_LETTER_RATE = (env.int("HELPDESK_LETTER_LIMIT", default=60), 3600)  # e
 # Confirmations of filed requests to one email address per 24 hours. Nobody verifies the address a
 # request names: past this many the request is still filed, but its confirmation is not sent.
 HELPDESK_EMAIL_PER_ADDRESS_DAY = env.int("HELPDESK_EMAIL_PER_ADDRESS_DAY", default=10)
+# The answer time the desk promises on its pages and in the confirmation, in working days.
+HELPDESK_ANSWER_DAYS = env.int("HELPDESK_ANSWER_DAYS", default=1)
 
 # LOG_JSON=1: one JSON object a line (requests, Celery tasks, everything else), for a log
 # collector. Either way the formatter masks emails, phone numbers and passwords in every line.

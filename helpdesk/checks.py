@@ -5,8 +5,11 @@ password to disk in plain text; fine for `make run`, never for the real service.
 settings refuse them outright unless ALLOW_LOCAL_DELIVERY is set; these warnings remind a demo.
 """
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core import checks
+from django.http.request import validate_host
 
 
 @checks.register(checks.Tags.security, deploy=True)
@@ -30,6 +33,21 @@ def notifications_leave_the_host(app_configs, **kwargs):
             )
         )
     return found
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def mail_links_lead_here(app_configs, **kwargs):
+    """Every email links to SITE_URL: the development default would send people to their own machine."""
+    url = urlsplit(settings.SITE_URL)
+    if url.scheme == "https" and validate_host(url.hostname or "", settings.ALLOWED_HOSTS):
+        return []
+    return [
+        checks.Warning(
+            f"SITE_URL is {settings.SITE_URL!r}: the links in mail do not lead to this site over HTTPS.",
+            hint="Set SITE_URL to the portal's public address, e.g. https://lk-fisoko.example.ru.",
+            id="helpdesk.W003",
+        )
+    ]
 
 
 @checks.register(checks.Tags.security, deploy=True)

@@ -4,26 +4,41 @@ No email ever carries a password: it goes by SMS only. Nobody has verified the a
 names, so mail quotes nothing a stranger typed (organization, names, description), only what the form
 checked the shape of: the number, the login and the phone. The rejection reason is quoted: an
 operator wrote it.
+
+Every email links to the status page (the number filled in), to /apply/ and to the login page, on
+SITE_URL; nobody reads the sender's mailbox, so replies go (Reply-To) to SUPPORT_EMAIL.
 """
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.urls import reverse
 
+from . import normalize, wording
 from .models import Kind
 
 
 def _send(template, subject, ticket):
-    context = {"ticket": ticket, "must_change": settings.ISSUED_PASSWORD_MUST_CHANGE}
+    context = {
+        **wording.desk_context(),
+        "ticket": ticket,
+        "phone": normalize.phone_display(ticket.phone),
+        "must_change": settings.ISSUED_PASSWORD_MUST_CHANGE,
+        "status_url": wording.status_url(ticket.number),
+        "apply_url": wording.absolute(reverse("helpdesk:apply")),
+        "login_url": wording.absolute(reverse("login")),
+    }
     text = render_to_string(f"helpdesk/emails/{template}.txt", context)
     html = render_to_string(f"helpdesk/emails/{template}.html", context)
-    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [ticket.email])
+    message = EmailMultiAlternatives(
+        subject, text, settings.DEFAULT_FROM_EMAIL, [ticket.email], reply_to=[settings.SUPPORT_EMAIL]
+    )
     message.attach_alternative(html, "text/html")
     message.send()
 
 
 def ticket_received(ticket):
-    _send("ticket_received", f"Заявка № {ticket.number} принята", ticket)
+    _send("ticket_received", f"Заявка № {ticket.number} зарегистрирована", ticket)
 
 
 def ticket_done(ticket):

@@ -5,17 +5,18 @@ from django.template.defaultfilters import filesizeformat
 from accounts.logins import parse_login, shape_error
 from accounts.models import Region
 
+from . import normalize
 from .models import InformationSystem, Ticket
 from .uploads import ALLOWED_EXTENSIONS, MAX_TOTAL_BYTES, UploadError, check_file
 
 
 def clean_russian_mobile(raw):
-    """A Russian mobile number as +7XXXXXXXXXX, or ValidationError (the form's and the operator's check)."""
-    try:
-        number = phonenumbers.parse(raw, "RU")
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number_for_region(number, "RU"):
+    """A Russian mobile number as +7XXXXXXXXXX, or ValidationError (the form's and the operator's check).
+
+    Taken as people type it: «8 912 345-67-89», «89123456789», «9123456789», «+7 (912) 345-67-89».
+    """
+    number = normalize.parse_phone(raw)
+    if number is None:
         raise forms.ValidationError("Введите номер мобильного телефона в России, например +7 912 345-67-89.")
     if phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE:
         raise forms.ValidationError(
@@ -147,5 +148,16 @@ class ApplyForm(forms.ModelForm):
 
 
 class StatusForm(forms.Form):
-    number = forms.CharField(label="Номер заявки", max_length=20)
+    number = forms.CharField(
+        label="Номер заявки",
+        max_length=20,
+        help_text="Из письма-подтверждения, вида ABCD-2345.",
+        widget=forms.TextInput(attrs={"autocapitalize": "characters", "spellcheck": "false"}),
+    )
     email = forms.EmailField(label="E-mail, указанный в заявке")
+
+    def clean_number(self):
+        # Typed in the Russian layout, in lower case, without the dash: still the same number. A text
+        # that cannot be a number is looked up as typed and simply not found.
+        typed = self.cleaned_data["number"]
+        return normalize.ticket_number(typed) or typed.strip().upper()

@@ -128,6 +128,11 @@ class Ticket(models.Model):
     def is_open(self):
         return self.status in OPEN_STATUSES
 
+    def status_since(self):
+        """When the ticket entered its present status: its latest event into it (the status page)."""
+        event = self.events.filter(to_status=self.status).order_by("-created_at", "-pk").first()
+        return event.created_at if event else self.created_at
+
 
 # The folder (the key prefix on S3) of every attachment: the daily sweep looks in it for orphans.
 ATTACHMENT_DIR = "tickets"
@@ -272,7 +277,7 @@ class Channel(models.TextChoices):
 
 
 class Kind(models.TextChoices):
-    RECEIVED = "received", "Заявка принята"
+    RECEIVED = "received", "Заявка зарегистрирована"
     PASSWORD = "password", "Новый пароль (SMS)"
     DONE = "done", "Заявка выполнена"
     REJECTED = "rejected", "Заявка отклонена"

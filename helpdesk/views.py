@@ -5,9 +5,9 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from . import letter
+from . import letter, normalize, wording
 from .forms import ApplyForm, StatusForm
-from .models import Reason
+from .models import Reason, Status, Ticket
 from .services import confirmation_sent, ticket_find, ticket_submit
 from .throttle import allow, record, seconds_left, spent
 from .uploads import MAX_TOTAL_BYTES
@@ -52,7 +52,15 @@ def done(request):
     if not number:
         return redirect("helpdesk:apply")
     mailed = confirmation_sent(number=number)
-    return render(request, "helpdesk/done.html", {"number": number, "mailed": mailed})
+    # The phone read back before the password goes there: a typo is caught here, not by a stranger.
+    phone = Ticket.objects.filter(number=number).values_list("phone", flat=True).first()
+    context = {
+        **wording.desk_context(),
+        "number": number,
+        "mailed": mailed,
+        "phone": normalize.phone_display(phone) if phone else "",
+    }
+    return render(request, "helpdesk/done.html", context)
 
 
 @require_POST
@@ -92,5 +100,16 @@ def status(request):
             searched = True
             ticket = ticket_find(**form.cleaned_data)
     else:
-        form = StatusForm()
-    return render(request, "helpdesk/status.html", {"form": form, "ticket": ticket, "searched": searched})
+        # Links in mail fill in the number (?number=…); the email is still the requester's to type.
+        form = StatusForm(initial={"number": normalize.ticket_number(request.GET.get("number", ""))})
+    context = {
+        **wording.desk_context(),
+        "form": form,
+        "ticket": ticket,
+        "searched": searched,
+        "statuses": [(status.label, wording.explain(status)) for status in Status],
+    }
+    if ticket:
+        context["since"] = ticket.status_since()
+        context["explanation"] = wording.explain(ticket.status)
+    return render(request, "helpdesk/status.html", context)

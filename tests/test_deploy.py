@@ -21,6 +21,7 @@ OWN_SETTINGS = {
     "ALLOW_LOCAL_DELIVERY",
     "CLAMAV_ENABLED",
     "STAFF_OTP_REQUIRED",
+    "SITE_URL",
 }
 # A production configuration that check --deploy passes (the gateways are not contacted).
 PRODUCTION = {
@@ -31,6 +32,7 @@ PRODUCTION = {
     "SMSC_PASSWORD": "secret",
     "CLAMAV_ENABLED": "1",
     "CLAMAV_SOCKET": "/run/clamav/clamd.ctl",
+    "SITE_URL": "https://fisoko.example.ru",
 }
 # A demo: mail and SMS kept on this host, explicitly allowed.
 DEMO = {"SMS_BACKEND": "file", "EMAIL_URL": "", "ALLOW_LOCAL_DELIVERY": "1"}
@@ -72,6 +74,15 @@ def test_check_deploy_warns_when_a_demo_keeps_mail_and_sms_on_the_host():
     assert result.returncode != 0
     assert "(helpdesk.W001) SMS_BACKEND is 'file': issued passwords reach no phone" in result.stderr
     assert "(helpdesk.W002) Email is kept on this host" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "site_url", ["http://127.0.0.1:8000", "http://fisoko.example.ru", "https://other.example.ru"]
+)
+def test_check_deploy_warns_when_links_in_mail_lead_elsewhere(site_url):
+    result = check_deploy(**{**PRODUCTION, "SITE_URL": site_url})
+    assert result.returncode != 0
+    assert f"(helpdesk.W003) SITE_URL is '{site_url}'" in result.stderr
 
 
 def test_check_deploy_warns_when_staff_would_log_in_with_a_password_alone():

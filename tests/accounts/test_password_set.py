@@ -173,6 +173,21 @@ def test_change_with_the_current_password_keeps_the_session_and_emails_the_addre
     assert NEW_PASSWORD not in text and PASSWORD not in text
 
 
+def test_password_changed_email_links_to_the_portal_and_says_where_to_write(
+    settled, mailoutbox, settings, django_capture_on_commit_callbacks
+):
+    settings.SITE_URL = "https://lk-fisoko.example.ru"
+    settings.SUPPORT_EMAIL = "help@example.ru"
+    with django_capture_on_commit_callbacks(execute=True):
+        change_password(login_client(settled), PASSWORD, NEW_PASSWORD)
+    [mail] = mailoutbox
+    assert mail.reply_to == ["help@example.ru"]
+    for text in [mail.body, mail.alternatives[0][0]]:
+        assert "https://lk-fisoko.example.ru/apply/" in text
+        assert "https://lk-fisoko.example.ru/login/" in text
+        assert "help@example.ru" in text
+
+
 def test_forced_change_emails_the_address_too(issued, mailoutbox, django_capture_on_commit_callbacks):
     issued.email = "director@school1234.ru"
     issued.save()

@@ -57,7 +57,7 @@ def file_request(page, tmp_path):
     page.get_by_label("Вложения").set_input_files(list(scan_files(tmp_path)))
     page.get_by_label("Даю согласие на обработку персональных данных").check()
     page.get_by_role("button", name="Отправить заявку").click()
-    expect(page.get_by_role("heading", name="Заявка принята")).to_be_visible()
+    expect(page.get_by_role("heading", name="Заявка зарегистрирована")).to_be_visible()
     return page.get_by_test_id("ticket-number").inner_text()
 
 
@@ -134,12 +134,12 @@ def test_organizer_files_a_request_and_checks_its_status(page, tmp_path, mailout
     expect(page.get_by_text(re.compile(r"Выбрано файлов: 2, .* из 40,0 МБ\."))).to_be_visible()
     page.get_by_label("Даю согласие на обработку персональных данных").check()
     page.get_by_role("button", name="Отправить заявку").click()
-    expect(page.get_by_role("heading", name="Заявка принята")).to_be_visible()
+    expect(page.get_by_role("heading", name="Заявка зарегистрирована")).to_be_visible()
     screenshot(page, "success")
     number = page.get_by_test_id("ticket-number").inner_text()
     assert widths and widths[-1] == "100%", widths
     assert Ticket.objects.get(number=number).attachments.count() == 2
-    assert [m.subject for m in mailoutbox] == [f"Заявка № {number} принята"]
+    assert [m.subject for m in mailoutbox] == [f"Заявка № {number} зарегистрирована"]
 
     page.get_by_role("link", name="проверить статус").click()
     page.get_by_label("Номер заявки").fill(number)

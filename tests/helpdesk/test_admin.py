@@ -167,6 +167,40 @@ def test_search_finds_the_request(op, two_tickets, term):
     assert coordinator_ticket.number not in html
 
 
+@pytest.mark.parametrize("term", ["8 912 345-67-89", "89123456789", "9123456789", "+7 (912) 345-67-89"])
+def test_search_finds_the_request_by_the_phone_as_people_type_it(op, two_tickets, term):
+    school_ticket, coordinator_ticket = two_tickets
+    html = op.get(LIST_URL, {"q": term}).content.decode()
+    assert school_ticket.number in html
+    assert coordinator_ticket.number not in html
+
+
+@pytest.mark.parametrize("typed", ["АВСЕ-НК23", "авсе нк23", "АВСЕНК23", "abcehk23", "abce hk 23"])
+def test_search_finds_the_request_by_a_number_typed_in_the_russian_layout(op, two_tickets, typed):
+    school_ticket, coordinator_ticket = two_tickets
+    Ticket.objects.filter(pk=school_ticket.pk).update(number="ABCE-HK23")
+    html = op.get(LIST_URL, {"q": typed}).content.decode()
+    assert "ABCE-HK23" in html
+    assert coordinator_ticket.number not in html
+
+
+@pytest.mark.parametrize("typed", ["авсе нк23", "8 912 345-67-89"])
+def test_search_by_a_typed_number_or_phone_reads_only_its_own_index(op, django_assert_max_num_queries, typed):
+    make_tickets(60)
+    Ticket.objects.filter(pk=Ticket.objects.first().pk).update(number="ABCE-HK23")
+    op.get(LIST_URL, {"q": typed})  # warm the caches that a first request fills
+    with django_assert_max_num_queries(10) as captured:
+        assert op.get(LIST_URL, {"q": typed}).status_code == 200
+    searched = [
+        q["sql"] for q in captured.captured_queries if "organization_name" in q["sql"] and "LIKE" in q["sql"]
+    ]
+    assert searched, "the search ran no query"
+    field = '"number"' if "авсе" in typed else '"phone"'
+    for sql in searched:
+        assert f'UPPER("helpdesk_ticket".{field}' in sql, sql
+        assert ("ABCE-HK23" in sql) == ("авсе" in typed)
+
+
 def make_tickets(n):
     Ticket.objects.bulk_create(
         [Ticket(**{**TICKET_DATA, "login": f"sch77{i:06d}"}, role="school") for i in range(n)]
@@ -254,7 +288,7 @@ def test_request_page_shows_the_history_of_status_changes(op, operator, ticket):
 
 def test_request_page_shows_the_notifications(op, ticket):
     html = op.get(change_url(ticket)).content.decode()
-    assert "Заявка принята" in html  # the kind of the confirmation email
+    assert "Заявка зарегистрирована" in html  # the kind of the confirmation email
     assert "Отправлено" in html  # its delivery state
 
 
@@ -441,7 +475,7 @@ def test_resend_puts_a_failed_notification_back_and_delivers_it(
     notification.refresh_from_db()
     assert notification.status == Delivery.SENT and notification.last_error == ""
     assert len(mailoutbox) == 1
-    assert mailoutbox[0].subject == f"Заявка № {ticket.number} принята"
+    assert mailoutbox[0].subject == f"Заявка № {ticket.number} зарегистрирована"
 
 
 def test_resend_of_a_sent_notification_shows_an_error(

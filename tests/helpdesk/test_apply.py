@@ -76,7 +76,7 @@ def test_valid_submission_files_one_request_one_file_one_email(
 
     assert len(mailoutbox) == 1
     mail = mailoutbox[0]
-    assert mail.subject == f"Заявка № {ticket.number} принята"
+    assert mail.subject == f"Заявка № {ticket.number} зарегистрирована"
     assert mail.to == ["director@school1234.ru"] and mail.from_email == "servicedesk@fioco.ru"
 
     page = client.get("/apply/done/").content.decode()

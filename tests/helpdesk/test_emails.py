@@ -1,5 +1,7 @@
-"""Mail goes to an address nobody has verified: it must not carry a stranger's text, nor flood anyone."""
+"""Mail goes to an address nobody has verified: it must not carry a stranger's text, nor flood anyone.
+Every email says where it comes from, links back to the portal and says where to write."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -19,7 +21,8 @@ PHISHING = {
     "head_name": "Позвоните +7 900 000-00-00",
     "description": "Ваш аккаунт заблокирован <a href='https://evil.example/b'>разблокировать</a>",
 }
-MARKERS = ["https://", "evil.example", "fisoko-login", "Срок действия", "Позвоните", "заблокирован"]
+MARKERS = ["evil.example", "fisoko-login", "Срок действия", "Позвоните", "заблокирован"]
+SITE = "https://lk-fisoko.example.ru"
 
 
 def texts_of(mail):
@@ -27,7 +30,8 @@ def texts_of(mail):
 
 
 @pytest.mark.parametrize("kind", [Kind.RECEIVED, Kind.DONE, Kind.REJECTED])
-def test_no_email_quotes_what_the_requester_typed(kind, mailoutbox):
+def test_no_email_quotes_what_the_requester_typed(kind, mailoutbox, settings):
+    settings.SITE_URL = SITE
     ticket = TicketFactory(**PHISHING, rejection_reason="Скан письма не читается.")
     emails.send_for(kind, ticket)
     (mail,) = mailoutbox
@@ -35,6 +39,9 @@ def test_no_email_quotes_what_the_requester_typed(kind, mailoutbox):
         for marker in MARKERS:
             assert marker not in text, (kind, marker)
         assert ticket.number in text
+        # The only links are the portal's own.
+        for url in re.findall(r"https?://[^\s\"<]+", text):
+            assert url.startswith(f"{SITE}/"), (kind, url)
 
 
 @pytest.mark.parametrize("kind", [Kind.RECEIVED, Kind.DONE])
@@ -42,13 +49,59 @@ def test_email_names_the_login_and_the_phone_so_a_typo_is_caught(kind, mailoutbo
     ticket = TicketFactory(**PHISHING)
     emails.send_for(kind, ticket)
     for text in texts_of(mailoutbox[0])[1:]:
-        assert "sch771234" in text and "+79123456789" in text
+        assert "sch771234" in text and "+7 912 345-67-89" in text
 
 
 def test_rejection_quotes_the_operators_reason(mailoutbox):
     ticket = TicketFactory(**PHISHING, rejection_reason="Скан письма не читается.")
     emails.send_for(Kind.REJECTED, ticket)
     assert all("Причина: Скан письма не читается." in text for text in texts_of(mailoutbox[0])[1:])
+
+
+def test_rejection_keeps_the_line_breaks_of_the_reason(mailoutbox):
+    reason = "1. Нет печати организации.\n2. Логин в письме: sch771235, в заявке: sch771234."
+    emails.send_for(Kind.REJECTED, TicketFactory(rejection_reason=reason))
+    mail = mailoutbox[0]
+    assert reason in mail.body
+    html = mail.alternatives[0][0]
+    assert "1. Нет печати организации.<br>2. Логин в письме: sch771235" in html
+
+
+@pytest.mark.parametrize("kind", [Kind.RECEIVED, Kind.DONE, Kind.REJECTED])
+def test_every_email_links_to_the_status_page_with_its_number_a_new_request_and_the_login_page(
+    kind, mailoutbox, settings
+):
+    settings.SITE_URL = SITE
+    ticket = TicketFactory()
+    emails.send_for(kind, ticket)
+    status = f"{SITE}/apply/status/?number={ticket.number}"
+    for text in texts_of(mailoutbox[0])[1:]:
+        for url in [status, f"{SITE}/apply/", f"{SITE}/login/"]:
+            assert url in text, (kind, url)
+
+
+@pytest.mark.parametrize("kind", [Kind.RECEIVED, Kind.DONE, Kind.REJECTED])
+def test_every_email_says_where_it_comes_from_where_to_write_and_to_look_in_spam(kind, mailoutbox, settings):
+    settings.DEFAULT_FROM_EMAIL = "ФИС ОКО <servicedesk@fioco.ru>"
+    settings.SUPPORT_EMAIL = "help@example.ru"
+    emails.send_for(kind, TicketFactory())
+    mail = mailoutbox[0]
+    assert mail.reply_to == ["help@example.ru"]
+    for text in texts_of(mail)[1:]:
+        assert "приходят с адреса servicedesk@fioco.ru" in text
+        assert "проверьте папку «Спам»" in text
+        assert "напишите на" in text and "help@example.ru" in text
+
+
+def test_the_confirmation_is_registered_not_accepted_and_says_the_answer_time(mailoutbox, settings):
+    settings.HELPDESK_ANSWER_DAYS = 3
+    ticket = TicketFactory()
+    emails.send_for(Kind.RECEIVED, ticket)
+    mail = mailoutbox[0]
+    assert mail.subject == f"Заявка № {ticket.number} зарегистрирована"
+    for text in texts_of(mail)[1:]:
+        assert "зарегистрирована" in text and "принята" not in text
+        assert "ответ — в течение 3 рабочих дней" in text
 
 
 def file_request(client, valid_data, **changes):

@@ -445,7 +445,7 @@ def test_sweep_requeues_overdue_rows_and_leaves_future_ones(settings, school, ma
     for row in (overdue_sms, overdue_email):
         row.refresh_from_db()
         assert row.status == Delivery.SENT
-    assert [m.subject for m in mailoutbox] == [f"Заявка № {ticket.number} принята"]
+    assert [m.subject for m in mailoutbox] == [f"Заявка № {ticket.number} зарегистрирована"]
     assert logs_in(sms_password(sms_outbox[0]))
     waiting.refresh_from_db()
     assert (waiting.status, waiting.attempts) == (Delivery.PENDING, 1)

@@ -98,7 +98,7 @@ def test_submitted_ticket_is_new_with_an_event_and_a_confirmation_email(
         ticket = ticket_submit(data=data, files=[])
     assert ticket.status == Status.NEW and ticket.role == "school"
     assert [(e.from_status, e.to_status) for e in ticket.events.all()] == [("", Status.NEW)]
-    assert [m.subject for m in mailoutbox] == [f"Заявка № {ticket.number} принята"]
+    assert [m.subject for m in mailoutbox] == [f"Заявка № {ticket.number} зарегистрирована"]
     assert Notification.objects.get(ticket=ticket).status == Delivery.SENT
 
 
@@ -295,7 +295,7 @@ def test_resend_puts_a_failed_email_back_and_it_is_delivered(
     assert notification.status == Delivery.SENT
     assert notification.last_error == ""
     assert notification.sent_at is not None
-    assert [m.subject for m in mailoutbox] == [f"Заявка № {ticket.number} принята"]
+    assert [m.subject for m in mailoutbox] == [f"Заявка № {ticket.number} зарегистрирована"]
     event = TicketEvent.objects.get(ticket=ticket)
     assert event.actor == operator
     assert event.from_status == event.to_status == Status.NEW
@@ -563,7 +563,8 @@ def test_status_page_says_the_password_is_on_its_way_until_the_sms_went(
         password_issue(ticket=ticket, by=operator)
     status, html = shown()
     assert status == "Пароль отправляется"
-    assert "Новый пароль отправляется по SMS" in html and "Выполнена" not in html
+    explanation = re.search(r'data-testid="status-explanation">([^<]+)<', html).group(1)
+    assert "новый пароль отправляется по SMS" in explanation
 
     settings.SMS_BACKEND = "tests.helpdesk.test_outbox.DeadNumberBackend"
     for callback in queued:
