@@ -114,10 +114,11 @@ def _decode(data):
 
 
 def _cp1251(data):
-    """Accept Windows-1251 only when its letters are almost all Cyrillic (a Russian table is).
+    """Accept Windows-1251 only when it is unmistakable: the Russian header reads right in it,
+    and the letters are almost all Russian.
 
-    Any byte string decodes as 1251, so the decoding alone proves nothing; binary junk and
-    other code pages give Latin-1 symbols and control characters instead.
+    Almost any byte string decodes as 1251, so the decoding alone proves nothing: KOI8-R, say,
+    decodes into Cyrillic too, but scrambled, and its header does not read.
     """
     try:
         text = data.decode("cp1251")
@@ -125,7 +126,9 @@ def _cp1251(data):
         raise FileRefused("Файл не в кодировке UTF-8. " + SAVE_AS_UTF8) from None
     letters = [ch for ch in text if ch.isalpha() and not ch.isascii()]
     cyrillic = sum("\u0410" <= ch <= "\u044f" or ch in "Ёё" for ch in letters)
-    if not letters or cyrillic < 0.95 * len(letters) or _CONTROL.search(text):
+    header = _key(text.split("\n", 1)[0])
+    readable = all(_key(name) in header for name in COLUMNS)
+    if not readable or cyrillic < 0.95 * len(letters) or _CONTROL.search(text):
         raise FileRefused("Файл не в кодировке UTF-8. " + SAVE_AS_UTF8)
     return text
 
