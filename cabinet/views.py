@@ -1,10 +1,16 @@
 from functools import wraps
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from directory import credentials as access
+from directory.models import CredentialHandover
 
 from .models import Material, MaterialFile, Tab
 from .selectors import accounts_visible_to, materials_for_tab, search_accounts
@@ -63,7 +69,14 @@ def support(request):
 def accounts(request):
     query = request.GET.get("q", "")[:100]
     found = search_accounts(accounts_visible_to(request.user), query).only(*LISTED_FIELDS)
-    return _render(request, "cabinet/accounts.html", ACCOUNTS, accounts=_page(request, found), query=query)
+    return _render(
+        request,
+        "cabinet/accounts.html",
+        ACCOUNTS,
+        accounts=_page(request, found),
+        query=query,
+        may_issue=access.may_issue(request.user),
+    )
 
 
 @cabinet_user_required
@@ -88,3 +101,91 @@ def material_file(request, pk):
     except FileNotFoundError:
         raise Http404 from None
     return FileResponse(handle, as_attachment=True, filename=attachment.filename)
+
+
+def _key_cookie(pk):
+    return f"credentials_key_{pk}"
+
+
+def _handover(request, pk):
+    if not access.may_issue(request.user):
+        raise Http404
+    return get_object_or_404(CredentialHandover, pk=pk, coordinator=request.user)
+
+
+@cabinet_user_required
+def credentials(request):
+    """«Реквизиты доступа»: pick schools; the passwords are made in the background."""
+    if not access.may_issue(request.user):
+        raise Http404
+    if request.method == "POST":
+        try:
+            handover, private_key = access.handover_request(
+                coordinator=request.user,
+                scope=request.POST.get("scope", ""),
+                municipality_code=request.POST.get("municipality", ""),
+                codes=request.POST.get("codes", "")[:100_000],
+            )
+        except access.CredentialsRefused as refusal:
+            messages.error(request, str(refusal))
+        else:
+            response = redirect("cabinet:credentials_detail", handover.pk)
+            # The private key stays in this browser only: the server keeps the public half.
+            response.set_cookie(
+                _key_cookie(handover.pk),
+                private_key,
+                max_age=settings.CREDENTIALS_FILE_SECONDS + 3600,
+                path=reverse("cabinet:credentials_detail", args=[handover.pk]),
+                secure=settings.SESSION_COOKIE_SECURE,
+                httponly=True,
+                samesite="Strict",
+            )
+            return response
+    return _render(
+        request,
+        "cabinet/credentials.html",
+        ACCOUNTS,
+        municipalities=access.municipalities_of(request.user).order_by("code"),
+        handovers=CredentialHandover.objects.filter(coordinator=request.user)[:20],
+    )
+
+
+@cabinet_user_required
+def credentials_detail(request, pk):
+    handover = _handover(request, pk)
+    has_key = _key_cookie(pk) in request.COOKIES
+    return _render(request, "cabinet/credentials_detail.html", ACCOUNTS, handover=handover, has_key=has_key)
+
+
+@cabinet_user_required
+def credentials_progress(request, pk):
+    handover = _handover(request, pk)
+    finished = handover.status not in (CredentialHandover.Status.PENDING, CredentialHandover.Status.RUNNING)
+    return JsonResponse(
+        {"progress": handover.progress, "status_display": handover.get_status_display(), "finished": finished}
+    )
+
+
+@cabinet_user_required
+@require_POST
+def credentials_file(request, pk):
+    """The .xlsx, once; POST so that no prefetch or crawler spends the one download."""
+    handover = _handover(request, pk)
+    try:
+        data = access.handover_download(
+            handover_id=handover.pk,
+            coordinator=request.user,
+            private_key=request.COOKIES.get(_key_cookie(pk)),
+        )
+    except access.CredentialsRefused as refusal:
+        messages.error(request, str(refusal))
+        return redirect("cabinet:credentials_detail", pk)
+    response = HttpResponse(
+        data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = f'attachment; filename="rekvizity-{pk}.xlsx"'
+    response["Cache-Control"] = "no-store"
+    response.delete_cookie(
+        _key_cookie(pk), path=reverse("cabinet:credentials_detail", args=[pk]), samesite="Strict"
+    )
+    return response

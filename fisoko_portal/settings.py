@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "accounts",
     "cabinet",
     "helpdesk",
+    "directory",
 ]
 
 MIDDLEWARE = [
@@ -168,6 +169,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "helpdesk.tasks.purge_personal_data",
         "schedule": crontab(hour=3, minute=30),  # daily, Moscow time
     },
+    "purge-credentials": {
+        "task": "directory.tasks.purge_credentials",
+        "schedule": 300.0,  # an undownloaded credentials file lives CREDENTIALS_FILE_SECONDS at most
+    },
     "clear-expired-sessions": {
         "task": "helpdesk.tasks.clear_expired_sessions",
         "schedule": crontab(hour=4, minute=0),  # daily, Moscow time
@@ -180,6 +185,11 @@ PERSONAL_DATA_RETENTION_DAYS = env.int("PERSONAL_DATA_RETENTION_DAYS", default=9
 ABANDONED_REQUEST_DAYS = env.int("ABANDONED_REQUEST_DAYS", default=180)
 # A password issued by support is an initial one: the user sets their own at the next login.
 ISSUED_PASSWORD_MUST_CHANGE = env.bool("ISSUED_PASSWORD_MUST_CHANGE", default=True)
+
+# Access credentials for schools («Реквизиты доступа»): how long the encrypted file waits to be
+# downloaded, and whether municipal coordinators may issue them for their municipality's schools.
+CREDENTIALS_FILE_SECONDS = env.int("CREDENTIALS_FILE_SECONDS", default=1800)
+CREDENTIALS_MUNICIPAL = env.bool("CREDENTIALS_MUNICIPAL", default=False)
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
