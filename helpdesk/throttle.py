@@ -13,9 +13,14 @@ def allow(request, scope, limit, window):
     so the hit is let through: the public form keeps taking requests then.
     """
     address = client_ip(request)
-    key = f"throttle:{scope}:{address}:{int(time.time() // window)}"
+    now = time.time()
+    key = f"throttle:{scope}:{address}:{int(now // window)}"
     cache.add(key, 0, window)
     try:
-        return cache.incr(key) <= limit
+        allowed = cache.incr(key) <= limit
     except ValueError:  # the key expired between add and incr, or Redis is down
         return True
+    if not allowed:
+        # Seconds until the window starts again: the refusal page says when to try again.
+        request.throttle_retry_after = int(window - now % window) + 1
+    return allowed
