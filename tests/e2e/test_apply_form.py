@@ -132,3 +132,16 @@ def test_filled_letter_follows_the_login_and_the_page_keeps_the_files(page, tmp_
     assert download.value.suggested_filename == "pismo-zamena-parolya-coordinator.pdf"
     assert len(chosen_files(page)) == 2
     expect(page.get_by_label("Логин")).to_have_value("reg77_vpr")
+
+
+def test_form_with_errors_and_chosen_files_passes_axe_on_a_phone(new_page, tmp_path):
+    from tests.e2e.test_accessibility import no_horizontal_scroll, serious_violations
+
+    page = new_page(width=360)
+    fill_apply_form(page, login="ыср771234")
+    page.get_by_label("Вложения").set_input_files(list(scan_files(tmp_path)))
+    page.get_by_role("button", name="Отправить заявку").click()
+    expect(page.locator("#error-summary")).to_be_focused()
+    expect(page.get_by_role("link", name=re.compile("переключите раскладку"))).to_be_visible()
+    assert serious_violations(page) == []
+    assert no_horizontal_scroll(page)
