@@ -121,13 +121,13 @@ def _value_or_blank(value, hint):
     return [(BLANK, "text"), (f" ({hint})", "hint")]
 
 
+_FIELDS = ("login", "reason", "organization", "head", "person", "email", "phone")
+
+
 def _values(variant, fields):
     if variant not in LETTERHEADS:
         raise ValueError(f"unknown letter variant: {variant!r}")
     return {name: _clean(fields.get(name)) for name in _FIELDS}
-
-
-_FIELDS = ("login", "reason", "organization", "head", "person", "email", "phone")
 
 
 def letter_docx(*, variant, **fields) -> bytes:

@@ -91,16 +91,13 @@ def letter_template(request):
     """
     if not allow(request, "letter", *settings.HELPDESK_LETTER_RATE):
         return _throttled(request)
-    params = request.POST if request.method == "POST" else request.GET
-    get = params.get
+    get = (request.POST if request.method == "POST" else request.GET).get
     fmt = get("format") if get("format") in letter.CONTENT_TYPES else letter.DOCX
-    variant = get("variant")
-    if request.method == "POST" and (get("login") or variant not in letter.VARIANTS):
-        variant = letter.variant_for(get("login", "")[:32], get("organization_type", ""))
-    if variant not in letter.VARIANTS:
-        variant = letter.SCHOOL
     fields = {}
-    if request.method == "POST":
+    if request.method == "GET":
+        variant = get("variant") if get("variant") in letter.VARIANTS else letter.SCHOOL
+    else:
+        variant = letter.variant_for(get("login", "")[:32], get("organization_type", ""))
         fields = {
             "login": get("login", "")[:32],
             "reason": REASON_PHRASES.get(get("reason"), ""),
