@@ -52,6 +52,10 @@ _PATTERNS = [
     (Role.SCHOOL_NIKO, re.compile(r"edu(?P<region>[0-9]{2})(?P<school>[0-9]{4,6})")),
 ]
 
+# The same shapes as one HTML `pattern` attribute (JavaScript syntax: no named groups), so that a
+# browser refuses what parse_login would.
+HTML_PATTERN = "|".join(re.sub(r"\(\?P<\w+>", "(", pattern.pattern) for _, pattern in _PATTERNS)
+
 # Shown when a login matches no pattern; names every expected shape.
 EXPECTED_SHAPES = (
     "regRR_vpr, regRR_vpr_mNNN, niko_RR, spo_coord_RR, regRR_kko, "

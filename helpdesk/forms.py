@@ -1,13 +1,65 @@
+import re
+
 import phonenumbers
 from django import forms
 from django.template.defaultfilters import filesizeformat
 
-from accounts.logins import parse_login, shape_error
+from accounts.logins import HTML_PATTERN, parse_login, shape_error
 from accounts.models import Region
 
 from . import normalize
 from .models import InformationSystem, Ticket
-from .uploads import ALLOWED_EXTENSIONS, MAX_TOTAL_BYTES, UploadError, check_file
+from .uploads import ALLOWED_EXTENSIONS, MAX_TOTAL_BYTES, UploadError, check_file, check_name
+
+EMPTY_CHOICE = "— выберите —"
+TOO_BIG = "Вложения занимают {size}, а можно не более 40 МБ в сумме."
+
+# A Russian keyboard layout typed where a Latin login was meant: «ыср771234» is «sch771234».
+_RU_KEYS = "йцукенгшщзхъфывапролджэячсмитьбю"
+_EN_KEYS = "qwertyuiop[]asdfghjkl;'zxcvbnm,."
+_LAYOUT = str.maketrans(_RU_KEYS + _RU_KEYS.upper(), _EN_KEYS + _EN_KEYS.upper())
+# Cyrillic letters that look like Latin ones: «sсh771234» with a Cyrillic «с».
+_LOOKALIKE = str.maketrans("асеикмнорстухАСЕКМНОРТХ", "aceukmhopctyxACEKMHOPTX")
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
+
+
+def login_error(login):
+    """What is wrong with a login that matches no pattern, in the words that help fix it."""
+    if _CYRILLIC.search(login):
+        for guess in (login.translate(_LAYOUT), login.translate(_LOOKALIKE)):
+            if parse_login(guess.lower()):
+                return (
+                    f"Логин набран русскими буквами: переключите раскладку клавиатуры на английскую. "
+                    f"Вероятно, ваш логин — {guess.lower()}."
+                )
+        return (
+            "В логине есть русские буквы: переключите раскладку клавиатуры на английскую "
+            "и введите логин латиницей."
+        )
+    if login != login.lower():
+        if parse_login(login.lower()):
+            return f"Логин вводится строчными буквами: {login.lower()}."
+        return "Логин вводится строчными (маленькими) латинскими буквами. " + shape_error(login)
+    if login != login.strip() or " " in login:
+        if parse_login(login.replace(" ", "").strip()):
+            return f"Уберите пробелы из логина: {login.replace(' ', '').strip()}."
+    return shape_error(login)
+
+
+def declared_files_errors(names, sizes):
+    """The refusals the chosen files earn by their names and sizes alone (the check before upload)."""
+    if not names:
+        return [ApplyForm.base_fields["attachments"].error_messages["required"]]
+    errors = []
+    total = sum(int(size) if str(size).isdigit() else 0 for size in sizes)
+    if total > MAX_TOTAL_BYTES:
+        errors.append(TOO_BIG.format(size=filesizeformat(total)))
+    for name in names:
+        try:
+            check_name(name)
+        except UploadError as error:
+            errors.append(str(error))
+    return errors
 
 
 def clean_russian_mobile(raw):
@@ -41,15 +93,21 @@ class MultipleFileField(forms.FileField):
 
 
 class ApplyForm(forms.ModelForm):
+    # Filled in from the login's region code when left empty (by the page's script, and here).
     region = forms.ModelChoiceField(
-        Region.objects.all(), label="Субъект РФ", empty_label="— выберите субъект РФ —"
+        Region.objects.all(),
+        label="Субъект РФ",
+        empty_label=EMPTY_CHOICE,
+        required=False,
+        help_text="Подставляется по коду региона в логине.",
     )
     attachments = MultipleFileField(
         label="Вложения",
         error_messages={"required": "Приложите скан письма-заявки на замену пароля."},
         help_text=(
-            "Скан письма с подписью руководителя (и печатью — для образовательной организации). "
-            f"Не более 40 МБ в сумме: {', '.join(ALLOWED_EXTENSIONS)}."
+            "Скан или фото письма с подписью руководителя (и печатью — для образовательной организации). "
+            f"Не более 40 МБ в сумме: {', '.join(ALLOWED_EXTENSIONS)}. Файлы можно добавлять по одному; "
+            "лишний убирается кнопкой «Удалить»."
         ),
         widget=MultipleFileInput(attrs={"accept": ",".join(f".{e}" for e in ALLOWED_EXTENSIONS)}),
     )
@@ -96,6 +154,17 @@ class ApplyForm(forms.ModelForm):
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),
             "email": forms.EmailInput(attrs={"autocomplete": "email"}),
+            # Phones capitalize and «correct» the first letter: Sch771234 is not a login.
+            "login": forms.TextInput(
+                attrs={
+                    "autocapitalize": "none",
+                    "autocorrect": "off",
+                    "spellcheck": "false",
+                    "autocomplete": "username",
+                    "pattern": HTML_PATTERN,
+                    "title": "Латинские строчные буквы, цифры и «_», например sch771234 или reg77_vpr",
+                }
+            ),
         }
 
     def __init__(self, *args, **kwargs):
@@ -103,11 +172,14 @@ class ApplyForm(forms.ModelForm):
         self.fields["information_system"].initial = InformationSystem.FIS_OKO
         self.fields["description"].initial = "Замена пароля"
         self.fields["email"].error_messages["invalid"] = "Введите правильный адрес электронной почты."
+        for name in ("information_system", "organization_type", "reason"):
+            field = self.fields[name]
+            field.choices = [("", EMPTY_CHOICE), *((v, label) for v, label in field.choices if v)]
 
     def clean_login(self):
         login = self.cleaned_data["login"]
         if parse_login(login) is None:
-            raise forms.ValidationError(shape_error(login))
+            raise forms.ValidationError(login_error(login))
         return login
 
     def clean_phone(self):
@@ -117,9 +189,7 @@ class ApplyForm(forms.ModelForm):
         files = self.cleaned_data["attachments"]
         total = sum(f.size for f in files)
         if total > MAX_TOTAL_BYTES:
-            raise forms.ValidationError(
-                f"Вложения занимают {filesizeformat(total)}, а можно не более 40 МБ в сумме."
-            )
+            raise forms.ValidationError(TOO_BIG.format(size=filesizeformat(total)))
         checked = []
         for uploaded in files:
             try:
@@ -138,6 +208,18 @@ class ApplyForm(forms.ModelForm):
         cleaned = super().clean()
         info = parse_login(cleaned.get("login"))
         region = cleaned.get("region")
+        if region is None and "region" not in self.errors:
+            if info is None:
+                self.add_error(
+                    "region", "Выберите субъект РФ или введите логин: субъект определится по нему."
+                )
+                return cleaned
+            region = cleaned["region"] = Region.objects.filter(code=info.region_code).first()
+            if region is None:
+                self.add_error(
+                    "login", f"Код региона в логине ({info.region_code}) не найден среди субъектов РФ."
+                )
+                return cleaned
         if info and region and info.region_code != region.code:
             self.add_error(
                 "login",

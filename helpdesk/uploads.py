@@ -95,12 +95,21 @@ def detect_type(uploaded):
     return filetype.guess(head)
 
 
+def check_name(name):
+    """Return the clean name of a file whose extension is allowed, or raise UploadError.
+
+    The form's check before the upload judges the chosen files by this alone.
+    """
+    name = clean_name(name or "")
+    if extension_of(name) not in CONTENT_FOR_EXTENSION:
+        raise UploadError(f"Файл «{name}»: недопустимый тип. Разрешены: {', '.join(ALLOWED_EXTENSIONS)}.")
+    return name
+
+
 def check_file(uploaded):
     """Return (clean name, detected MIME type) for one upload, or raise UploadError."""
-    name = clean_name(uploaded.name or "")
+    name = check_name(uploaded.name)
     extension = extension_of(name)
-    if extension not in CONTENT_FOR_EXTENSION:
-        raise UploadError(f"Файл «{name}»: недопустимый тип. Разрешены: {', '.join(ALLOWED_EXTENSIONS)}.")
     kind = detect_type(uploaded)
     if kind is None or kind.extension not in CONTENT_FOR_EXTENSION[extension]:
         raise UploadError(f"Файл «{name}»: содержимое не соответствует расширению .{extension}.")

@@ -1,12 +1,12 @@
 import math
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from . import letter, normalize, wording
-from .forms import ApplyForm, StatusForm
+from .forms import ApplyForm, StatusForm, declared_files_errors
 from .models import Reason, Status, Ticket
 from .services import confirmation_sent, ticket_find, ticket_submit
 from .throttle import allow, record, seconds_left, spent
@@ -21,6 +21,15 @@ def _throttled(request, window, filed=False):
     response = render(request, "helpdesk/throttled.html", context, status=429)
     response["Retry-After"] = str(seconds)
     return response
+
+
+def _errors(form):
+    """The form's refusals as {field name: [messages]} for the page's script."""
+    return {field: [e["message"] for e in errors] for field, errors in form.errors.get_json_data().items()}
+
+
+def _wants_json(request):
+    return request.headers.get("Accept") == "application/json"
 
 
 def apply(request):
@@ -42,9 +51,34 @@ def apply(request):
             record(request, "apply", settings.HELPDESK_APPLY_RATE[1])
             request.session["helpdesk_ticket_number"] = ticket.number
             return redirect("helpdesk:done")
+        if _wants_json(request):  # the page's script shows the errors and keeps the chosen files
+            return JsonResponse({"errors": _errors(form)}, status=400)
     else:
         form = ApplyForm()
-    return render(request, "helpdesk/apply.html", {"form": form, "max_bytes": MAX_TOTAL_BYTES})
+    context = {"form": form, "max_bytes": MAX_TOTAL_BYTES, "files_sent": bool(request.FILES)}
+    return render(request, "helpdesk/apply.html", context)
+
+
+@require_POST
+def apply_check(request):
+    """Check the typed fields, and the chosen files by name and size, before the files are sent.
+
+    The page's script posts here first, so a mistyped phone costs no 40 MB upload and the chosen
+    files stay chosen. Nothing is stored. The same rules as /apply/: the same form, and for the
+    files what can be judged without their content (it is checked on the real submission).
+    """
+    # Counted like every post to /apply/ (the flood cap): a check is what a person does before filing.
+    if not allow(request, "apply_check", *settings.HELPDESK_APPLY_POST_RATE):
+        return _throttled(request, settings.HELPDESK_APPLY_POST_RATE[1])
+    form = ApplyForm(request.POST)
+    form.is_valid()
+    errors = _errors(form)
+    errors.pop("attachments", None)
+    names, sizes = request.POST.getlist("attachment_name"), request.POST.getlist("attachment_size")
+    files = declared_files_errors(names, sizes)
+    if files:
+        errors["attachments"] = files
+    return JsonResponse({"errors": errors})
 
 
 def done(request):
@@ -63,29 +97,33 @@ def done(request):
     return render(request, "helpdesk/done.html", context)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def letter_template(request):
-    """The letter as .docx, pre-filled with what the form holds so far (nothing is stored)."""
+    """The letter as .docx or .pdf: blank by GET, pre-filled by POST with what the form holds so far.
+
+    A POST's variant follows the login's role (a school's letter for sch/edu logins); nothing is stored.
+    """
     if not allow(request, "letter", *settings.HELPDESK_LETTER_RATE):
         return _throttled(request, settings.HELPDESK_LETTER_RATE[1])
-    variant = request.POST.get("variant")
-    if variant not in (letter.COORDINATOR, letter.SCHOOL):
-        variant = letter.SCHOOL
-    get = request.POST.get
-    data = letter.letter_docx(
-        variant=variant,
-        login=get("login", "")[:32],
-        reason=REASON_PHRASES.get(get("reason"), ""),
-        organization=get("organization_name", "")[:500],
-        head=get("head_name", "")[:300],
-        email=get("email", "")[:254],
-        phone=get("phone", "")[:40],
-    )
-    response = HttpResponse(
-        data, content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-    )
-    filename = f"pismo-zamena-parolya-{variant}.docx"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    get = (request.POST if request.method == "POST" else request.GET).get
+    fmt = get("format") if get("format") in letter.CONTENT_TYPES else letter.DOCX
+    fields = {}
+    if request.method == "GET":
+        variant = get("variant") if get("variant") in letter.VARIANTS else letter.SCHOOL
+    else:
+        variant = letter.variant_for(get("login", "")[:32], get("organization_type", ""))
+        fields = {
+            "login": get("login", "")[:32],
+            "reason": REASON_PHRASES.get(get("reason"), ""),
+            "organization": get("organization_name", "")[:500],
+            "head": get("head_name", "")[:300],
+            "person": get("person_name", "")[:300],
+            "email": get("email", "")[:254],
+            "phone": get("phone", "")[:40],
+        }
+    render_letter = letter.letter_pdf if fmt == letter.PDF else letter.letter_docx
+    response = HttpResponse(render_letter(variant=variant, **fields), content_type=letter.CONTENT_TYPES[fmt])
+    response["Content-Disposition"] = f'attachment; filename="pismo-zamena-parolya-{variant}.{fmt}"'
     return response
 
 

@@ -140,8 +140,83 @@ def test_bad_field_is_refused_and_nothing_stored(
 
 
 def test_login_shape_message_names_the_expected_shapes(client, valid_data, media_root):
-    response = submit(client, {**valid_data, "login": "Sch771234"}, [pdf()])
+    response = submit(client, {**valid_data, "login": "sch77-1234"}, [pdf()])
     assert_refused(response, "login", "regRR_vpr, regRR_vpr_mNNN, niko_RR", media_root)
+
+
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        (
+            "ыср771234",
+            "Логин набран русскими буквами: переключите раскладку клавиатуры на английскую. "
+            "Вероятно, ваш логин — sch771234.",
+        ),
+        ("sсh771234", "переключите раскладку клавиатуры на английскую"),  # a Cyrillic «с»
+        ("логин", "В логине есть русские буквы: переключите раскладку клавиатуры на английскую"),
+        ("Sch771234", "Логин вводится строчными буквами: sch771234."),
+        ("REG77_VPR", "Логин вводится строчными буквами: reg77_vpr."),
+        ("sch77 1234", "Уберите пробелы из логина: sch771234."),
+    ],
+    ids=["russian-layout", "cyrillic-lookalike", "russian-word", "capital-first", "all-capitals", "space"],
+)
+def test_login_error_says_what_is_wrong(client, valid_data, media_root, typed, message):
+    assert_refused(submit(client, {**valid_data, "login": typed}, [pdf()]), "login", message, media_root)
+
+
+def test_login_field_is_not_capitalized_or_corrected_by_phones(client):
+    html = client.get("/apply/").content.decode()
+    login = re.search(r'<input[^>]*name="login"[^>]*>', html).group(0)
+    for attribute in ['autocapitalize="none"', 'spellcheck="false"', 'autocomplete="username"', "pattern="]:
+        assert attribute in login, login
+
+
+def test_login_pattern_of_the_page_accepts_exactly_what_the_server_does():
+    from accounts.logins import HTML_PATTERN, parse_login
+
+    for login in [
+        "reg77_vpr",
+        "reg50_vpr_m012",
+        "niko_24",
+        "spo_coord_66",
+        "reg16_kko",
+        "sch771234",
+        "edu2400170",
+    ]:
+        assert re.fullmatch(HTML_PATTERN, login) and parse_login(login), login
+    for login in ["Sch771234", "sch77123", "reg77_vpr_m01", "ыср771234", "sch77 1234"]:
+        assert not re.fullmatch(HTML_PATTERN, login) and not parse_login(login), login
+
+
+def test_empty_region_is_taken_from_the_login(client, valid_data):
+    response = submit(client, {**valid_data, "region": "", "login": "reg50_vpr_m012"}, [pdf()])
+    assert response.status_code == 302
+    assert Ticket.objects.get().region_id == "50"
+
+
+def test_empty_region_with_a_bad_login_asks_for_either(client, valid_data, media_root):
+    response = submit(client, {**valid_data, "region": "", "login": "school"}, [pdf()])
+    assert_refused(response, "region", "Выберите субъект РФ или введите логин", media_root)
+
+
+def test_login_of_an_unknown_region_is_refused_when_the_region_is_left_empty(client, valid_data, media_root):
+    response = submit(client, {**valid_data, "region": "", "login": "sch991234"}, [pdf()])
+    assert_refused(response, "login", "Код региона в логине (99) не найден среди субъектов РФ.", media_root)
+
+
+def test_empty_choices_read_choose_and_the_asterisk_is_explained(client):
+    html = client.get("/apply/").content.decode()
+    assert "---------" not in html
+    assert html.count('<option value="" selected>— выберите —</option>') >= 3  # region, type, reason
+    assert "Поля, отмеченные звёздочкой" in html
+
+
+def test_the_form_lets_the_browser_check_the_fields_where_the_script_does_not_run(client):
+    html = client.get("/apply/").content.decode()
+    form = re.search(r'<form id="apply-form"[^>]*>', html).group(0)
+    assert "novalidate" not in form
+    assert re.search(r'<input type="tel" name="phone"[^>]*required', html)
+    assert re.search(r'<input type="email" name="email"[^>]*required', html)
 
 
 def test_no_attachment_is_refused(client, valid_data, media_root):
@@ -195,6 +270,15 @@ def test_hostile_name_reaching_the_checks_is_refused(name):
 def test_honeypot_filled_by_a_bot_is_refused(client, valid_data, media_root):
     response = submit(client, {**valid_data, "website": "http://spam.example"}, [pdf()])
     assert_refused(response, "website", "Заявка не принята.", media_root)
+
+
+def test_server_error_summary_links_to_each_refused_field(client, valid_data):
+    response = submit(client, {**valid_data, "phone": "123", "login": "Sch771234"}, [pdf()])
+    html = unescape(response.content.decode())
+    summary = html[html.index('id="error-summary"') : html.index("</ul>", html.index('id="error-summary"'))]
+    assert "hidden" not in summary.split(">", 1)[0]
+    assert '<a href="#id_login">Логин: Логин вводится строчными буквами: sch771234.</a>' in summary
+    assert '<a href="#id_phone">Телефон: Введите номер мобильного телефона в России' in summary
 
 
 def test_typed_fields_come_back_after_an_error(client, valid_data):
@@ -253,6 +337,9 @@ def test_posts_of_any_kind_are_capped_against_floods(client, valid_data, setting
     response = submit(client, valid_data, [pdf()])
     assert response.status_code == 429
     assert "поступило слишком много запросов" in response.content.decode()
+    html = response.content.decode()
+    minutes = int(re.search(r"Повторите попытку через\s+(\d+) мин\.", html).group(1))
+    assert 1 <= minutes <= 60 and 0 < int(response["Retry-After"]) <= 3601
     assert not Ticket.objects.exists() and files_on_disk(media_root) == []
 
 
