@@ -160,7 +160,7 @@ def main():
             ),
             ("operators", "Operators' list at a million requests", lambda: pages.operators(RUNS)),
             ("notifications", "Notifications", lambda: notify.notifications(ENV, RUNS)),
-            # Last: it empties the school directory and its accounts.
+            # Last: it empties the school directory and its accounts (in a transaction rolled back).
             ("directory", "Directory import and access credentials", lambda: directory.directory(RUNS)),
         ]
         for key, title, figure in plan:
