@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "accounts",
     "cabinet",
     "helpdesk",
+    "procedures",
+    "demo",
 ]
 
 MIDDLEWARE = [

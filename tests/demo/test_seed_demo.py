@@ -2,9 +2,9 @@ import pytest
 from django.core.management import call_command
 
 from accounts.logins import Role
-from accounts.management.commands.seed_demo import ADMIN_LOGIN, ADMIN_PASSWORD, DEMO_PASSWORD
 from accounts.models import User
 from cabinet.models import Material
+from demo.management.commands.seed_demo import ADMIN_LOGIN, ADMIN_PASSWORD, DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
