@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import procedure_views, views
 
 app_name = "cabinet"
 urlpatterns = [
@@ -9,5 +9,15 @@ urlpatterns = [
     path("accounts/", views.accounts, name="accounts"),
     path("accounts/<str:username>/", views.account_detail, name="account"),
     path("files/<int:pk>/", views.material_file, name="material_file"),
+    path("procedures/<int:pk>/application/", procedure_views.application, name="application"),
+    path(
+        "procedures/<int:pk>/schools/<int:school_pk>/application/",
+        procedure_views.school_application,
+        name="school_application",
+    ),
+    path("procedures/<int:pk>/progress/", procedure_views.progress_page, name="progress"),
+    path("procedures/<int:pk>/progress.xlsx", procedure_views.progress_xlsx, name="progress_xlsx"),
+    path("procedures/works/<int:work_pk>/archive/", procedure_views.archive, name="archive"),
+    path("procedures/documents/<int:pk>/", procedure_views.material, name="procedure_material"),
     path("<slug:slug>/", views.tab, name="tab"),
 ]

@@ -19,6 +19,7 @@ from .models import (
     Variant,
     Work,
 )
+from .progress_views import staff_progress, staff_progress_xlsx
 
 
 class StageInline(admin.TabularInline):
@@ -77,6 +78,11 @@ class ProcedureAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.progress_view),
                 name="procedures_procedure_progress",
             ),
+            path(
+                "<int:pk>/progress.xlsx",
+                self.admin_site.admin_view(self.progress_xlsx_view),
+                name="procedures_procedure_progress_xlsx",
+            ),
             *super().get_urls(),
         ]
 
@@ -104,9 +110,14 @@ class ProcedureAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/procedures/procedure/import.html", context)
 
     def progress_view(self, request, pk):
-        from .progress_views import staff_progress
-
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         return staff_progress(self, request, pk)
+
+    def progress_xlsx_view(self, request, pk):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return staff_progress_xlsx(self, request, pk)
 
 
 class TaskInline(admin.TabularInline):

@@ -6,9 +6,9 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-# A stage of the school's role whose title contains this (any case: «Заявка», «заявок») is the
+# A stage of the school's role whose title contains this (any case: «Заявка», «заявок», «заявки») is the
 # application window; a coordinator's stage so named is the deadline for correcting applications.
-APPLICATION_STAGE_MARK = "заявк"
+APPLICATION_STAGE_MARK = "заяв"
 
 MIN_PARTICIPANTS, MAX_PARTICIPANTS = 1, 500
 
