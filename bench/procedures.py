@@ -96,9 +96,7 @@ def progress(runs):
             every.values.append(ms)
     body.append("")
     body.append(f"- staff, all regions (40,000 schools, default page): {every.text()}, {len(sql)} queries")
-    targets.append(
-        Target("«Ход работы ОО», staff, all regions", "< 500 ms", every, every.median < 500)
-    )
+    targets.append(Target("«Ход работы ОО», staff, all regions", "< 500 ms", every, every.median < 500))
 
     xlsx_url = f"/cabinet/procedures/{procedure.pk}/progress.xlsx"
     _xlsx_once(client, xlsx_url)  # warm up: imports, caches
