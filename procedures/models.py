@@ -221,6 +221,8 @@ class ApplicationWork(models.Model):
     # Kept by the download service in the transaction that records the download, so «Ход работы ОО»
     # reads one row per school and work instead of scanning millions of download records.
     archive_downloaded_at = models.DateTimeField("архив впервые скачан", null=True, blank=True)
+    # Kept the same way by ``services.results_upload_record`` (the results upload of SPEC §8 calls it).
+    results_uploaded_at = models.DateTimeField("результаты загружены", null=True, blank=True)
 
     class Meta:
         ordering = ["work"]
@@ -309,8 +311,8 @@ class ArchiveDownload(models.Model):
 
 
 class ResultUpload(models.Model):
-    """A school's results of a work; issue §8 fills it (the file, the rows). «Ход работы ОО» shows
-    ``uploaded_at`` already."""
+    """A school's results of a work; SPEC §8 fills it (the file, the rows) through
+    ``services.results_upload_record``, which also stamps the application line «Ход работы ОО» reads."""
 
     school = models.ForeignKey("accounts.School", models.CASCADE, related_name="+", verbose_name="ОО")
     work = models.ForeignKey(Work, models.CASCADE, related_name="result_uploads", verbose_name="работа")

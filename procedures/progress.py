@@ -2,9 +2,10 @@
 results uploaded, its filters and totals, and the same table as .xlsx.
 
 A page costs a fixed number of queries whatever the area's size: the count, the page of schools,
-their application lines, their uploads, and one query for all the totals. Whether a school
-downloaded a work's archive is read from ``ApplicationWork.archive_downloaded_at``, which the
-download service stamps, not from the millions of download records.
+their application lines, and two for the totals. Whether a school downloaded a work's archive or
+uploaded its results is read from ``ApplicationWork.archive_downloaded_at`` and
+``results_uploaded_at``, which the download and upload services stamp, not from the millions of
+download records or from the uploads' table.
 """
 
 import re
@@ -16,7 +17,7 @@ from django.http import FileResponse
 from django.utils import timezone
 from openpyxl import Workbook
 
-from .models import ApplicationWork, ResultUpload
+from .models import ApplicationWork
 
 FILTERS = {
     "": "Все ОО",
@@ -80,8 +81,7 @@ class ProgressTable:
         return Exists(self._lines().filter(archive_downloaded_at=None))
 
     def _missing_results(self):
-        uploaded = ResultUpload.objects.filter(school=OuterRef("application__school"), work=OuterRef("work"))
-        return Exists(self._lines().filter(~Exists(uploaded)))
+        return Exists(self._lines().filter(results_uploaded_at=None))
 
     def rows_queryset(self):
         schools = self.area.select_related("municipality").order_by("region_id", "code")
@@ -101,33 +101,47 @@ class ProgressTable:
         return schools
 
     def totals(self):
-        """Counts over the whole area (not the filter or the search), in one query."""
-        applied = Q(self._applied())
-        counts = self.area.order_by().aggregate(
-            schools=Count("pk"),
-            applied=Count("pk", filter=applied),
-            downloaded=Count("pk", filter=applied & ~Q(self._missing_archive())),
-            uploaded=Count("pk", filter=applied & ~Q(self._missing_results())),
+        """Counts over the whole area (not the filter or the search), in two queries: the schools,
+        and one pass over the area's application lines grouped by application."""
+        schools = self.area.order_by().count()
+        lines = ApplicationWork.objects.filter(
+            application__procedure=self.procedure, application__school__in=self.area.order_by().values("pk")
+        )
+        if self.work:
+            lines = lines.filter(work=self.work)
+        counts = (
+            lines.values("application_id")
+            .annotate(
+                no_archive=Count("pk", filter=Q(archive_downloaded_at=None)),
+                no_results=Count("pk", filter=Q(results_uploaded_at=None)),
+            )
+            .aggregate(
+                applied=Count("application_id"),
+                downloaded=Count("application_id", filter=Q(no_archive=0)),
+                uploaded=Count("application_id", filter=Q(no_results=0)),
+            )
         )
         return [
-            ("Подали заявку", counts["applied"], counts["schools"]),
+            ("Подали заявку", counts["applied"], schools),
             ("Скачали архив", counts["downloaded"], counts["applied"]),
             ("Загрузили результаты", counts["uploaded"], counts["applied"]),
         ]
 
     def rows(self, schools):
-        """Rows for a page (or chunk) of schools: two queries, however many works."""
+        """Rows for a page (or chunk) of schools: one query, however many works."""
         schools = list(schools)
         ids = [s.pk for s in schools]
         work_ids = [w.pk for w in self.works]
         lines = ApplicationWork.objects.filter(
             application__procedure=self.procedure, application__school__in=ids, work__in=work_ids
-        ).values_list("application__school_id", "work_id", "participants", "archive_downloaded_at")
-        uploads = ResultUpload.objects.filter(school__in=ids, work__in=work_ids).values_list(
-            "school_id", "work_id", "uploaded_at"
+        ).values_list(
+            "application__school_id",
+            "work_id",
+            "participants",
+            "archive_downloaded_at",
+            "results_uploaded_at",
         )
-        by_key = {(s, w): (n, at) for s, w, n, at in lines}
-        uploaded = {(s, w): at for s, w, at in uploads}
+        by_key = {(s, w): (n, downloaded, uploaded) for s, w, n, downloaded, uploaded in lines}
         result = []
         for school in schools:
             cells = []
@@ -139,7 +153,7 @@ class ProgressTable:
                         applied=line is not None,
                         participants=line[0] if line else 0,
                         downloaded_at=line[1] if line else None,
-                        uploaded_at=uploaded.get((school.pk, work.pk)),
+                        uploaded_at=line[2] if line else None,
                     )
                 )
             result.append(Row(school=school, cells=cells))

@@ -13,6 +13,7 @@ from .models import (
     ArchiveDownload,
     Download,
     ParticipantCode,
+    ResultUpload,
 )
 
 CODE_LOW, CODE_HIGH = 10000, 99999  # five digits, never a leading zero for a spreadsheet to drop
@@ -136,3 +137,16 @@ def material_download(*, user, material, school=None):
         material=material,
         what=Download.MATERIAL,
     )
+
+
+def results_upload_record(*, school, work, at=None):
+    """Record that ``school`` uploaded its results of ``work`` (a later upload replaces the time),
+    and stamp its application line in the same transaction, so «Ход работы ОО» reads one table.
+    The results upload of SPEC §8 calls this from its own service."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        upload, _ = ResultUpload.objects.update_or_create(
+            school=school, work=work, defaults={"uploaded_at": at}
+        )
+        ApplicationWork.objects.filter(application__school=school, work=work).update(results_uploaded_at=at)
+    return upload

@@ -9,6 +9,7 @@ from openpyxl import load_workbook
 
 from accounts.models import Municipality, School
 from procedures.models import Application, ApplicationWork, ResultUpload
+from procedures.services import results_upload_record
 from tests.conftest import login_client
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +45,7 @@ def area(make_procedure, municipality):
                 archive_downloaded_at=now if code in ("1001", "1002") else None,
             )
     for work in (ma5, ru5):
-        ResultUpload.objects.create(school=schools["1001"], work=work)
+        results_upload_record(school=schools["1001"], work=work)
     return procedure
 
 
@@ -92,6 +93,7 @@ def test_filters_and_search(area, municipal_coordinator, params, expected):
 def test_filter_by_one_work(area, municipal_coordinator):
     ma5 = area.works.get(code="MA5")
     ResultUpload.objects.filter(work=ma5).delete()
+    ApplicationWork.objects.filter(work=ma5).update(results_uploaded_at=None)
     client = login_client(municipal_coordinator)
     assert listed(client.get(url(area, filter="no_results", work=ma5.pk))) == ["771001", "771002", "771003"]
     assert "Загрузили результаты: 0 из 3" in client.get(url(area, work=ma5.pk)).content.decode()
@@ -171,3 +173,13 @@ def test_staff_sees_every_region_in_the_admin(area, admin_user):
         load_workbook(io.BytesIO(b"".join(xlsx.streaming_content))).active.iter_rows(values_only=True)
     )
     assert len(rows) == 8
+
+
+def test_an_upload_recorded_by_the_service_shows_at_once(area, municipal_coordinator):
+    school = School.objects.get(code="1002")
+    client = login_client(municipal_coordinator)
+    for work in area.works.all():
+        results_upload_record(school=school, work=work)
+    assert listed(client.get(url(area, filter="no_results"))) == ["771003"]
+    assert "Загрузили результаты: 2 из 3" in client.get(url(area)).content.decode()
+    assert ResultUpload.objects.filter(school=school).count() == 2

@@ -293,8 +293,9 @@ class Command(BaseCommand):
                 n = len(lines)
                 downloaded = n % 5 != 0
                 first = (self.now - timedelta(minutes=rng.randrange(60 * 24 * 3))) if downloaded else None
+                uploaded = downloaded and n % 2 == 0
                 lines.append((str(j + 1), str(work_id), str(rng.randrange(10, 121)), day,
-                              first.isoformat() if first else None))  # fmt: skip
+                              first.isoformat() if first else None, at if uploaded else None))  # fmt: skip
                 if downloaded:
                     owed += per_line
                     account = str(accounts.get(f"sch{region}{code}", "")) or None
@@ -302,7 +303,7 @@ class Command(BaseCommand):
                         owed -= 1
                         downloads_rows.append((account, f"sch{region}{code}", str(school_id), str(work_id),
                                                "archive", first.isoformat()))  # fmt: skip
-                    if n % 2 == 0:
+                    if uploaded:
                         uploads.append((str(school_id), str(work_id), at))
         tables = [ApplicationWork._meta.db_table, ArchiveDownload._meta.db_table, ResultUpload._meta.db_table]
         with indexes_dropped(*tables):
