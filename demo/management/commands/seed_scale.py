@@ -309,7 +309,14 @@ class Command(BaseCommand):
         with indexes_dropped(*tables):
             count = copy_rows(
                 tables[0],
-                ["application_id", "work_id", "participants", "day", "archive_downloaded_at"],
+                [
+                    "application_id",
+                    "work_id",
+                    "participants",
+                    "day",
+                    "archive_downloaded_at",
+                    "results_uploaded_at",
+                ],
                 lines,
             )
             copied = copy_rows(
