@@ -62,7 +62,7 @@ def progress(runs):
         f"`reg77_vpr` opens «Ход работы ОО» of «{SCALE_PROCEDURE}» ({procedure.works.count()} works): "
         f"{schools:,} schools in region 77; {lines:,} application lines and {downloads:,} download records "
         f"over all 40,000 schools. In-process (test Client, PostgreSQL), 30 requests per page and run, "
-        f"{runs} runs. Every page carries the area's totals (one query) and 50 rows.",
+        f"{runs} runs. Every page carries the area's totals (two queries) and 50 rows.",
         "",
         "| page | server time, ms: median (min–max) | queries |",
         "|---|---|---|",
@@ -109,7 +109,7 @@ def progress(runs):
         f"- .xlsx of region 77 ({schools:,} rows × {2 * procedure.works.count() + 5} columns, "
         f"{size / 1e6:.1f} MB): "
         f"{seconds.text()} to the last byte; the process's peak resident memory grows by {growth.text()} "
-        "(VmHWM reset through /proc/self/clear_refs before each)"
+        "(VmHWM reset through /proc/self/clear_refs before each; after one warm-up download)"
     )
     targets += [
         Target("«Ход работы ОО» .xlsx, 2,000 schools: time", "< 2 s", seconds, seconds.median < 2),
