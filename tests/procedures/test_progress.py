@@ -82,7 +82,7 @@ def test_regional_coordinator_sees_the_whole_region(area, regional_coordinator):
         ({"filter": "no_results"}, ["771002", "771003"]),
         ({"q": "771002"}, ["771002"]),
         ({"q": "1003"}, ["771003"]),
-        ({"q": "школа 1005"}, ["771005"]),
+        ({"q": "Школа 1005"}, ["771005"]),
         ({"filter": "no_archive", "q": "1001"}, []),
     ],
 )
