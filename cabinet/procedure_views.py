@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from procedures import archives, progress, selectors, services
 from procedures.forms import lines_from_application, parse_application
-from procedures.models import ApplicationWork
 from procedures.progress_views import query_string
 
 from .views import _page, _render, cabinet_user_required
@@ -28,6 +27,7 @@ class Panel:
     lines: list = field(default_factory=list)
     materials: list = field(default_factory=list)
     progress_url: str = ""
+    notice: str = ""
 
 
 def procedure_panels(user, slug):
@@ -36,7 +36,12 @@ def procedure_panels(user, slug):
     panels = []
     for procedure in selectors.procedures_for_tab(slug):
         panel = Panel(procedure=procedure, plan=selectors.plan_schedule(procedure, user, now))
-        if selectors.is_school(user):
+        if selectors.is_school(user) and school is None:
+            panel.notice = (
+                "Вашей организации нет в справочнике ОО, поэтому подать заявку нельзя: "
+                "обратитесь к региональному координатору."
+            )
+        elif selectors.is_school(user):
             panel.application_url = reverse("cabinet:application", args=[procedure.pk])
             panel.lines = list(selectors.applied_works(procedure, school)) if school else []
             total = sum(line.participants for line in panel.lines)
@@ -127,19 +132,10 @@ def archive(request, work_pk):
     """The school's archive of a work it applied for, once released; 404 otherwise, by URL too."""
     if not selectors.is_school(request.user):
         raise Http404
-    school = selectors.school_of(request.user)
-    line = (
-        ApplicationWork.objects.filter(
-            application__school=school,
-            work_id=work_pk,
-            work__materials_at__lte=timezone.now(),
-            work__procedure__kind__in=selectors.SCHOOL_KINDS[request.user.role],
-        )
-        .select_related("work__procedure", "application__school")
-        .first()
-    )
-    if school is None or line is None:
+    line = selectors.archive_line_for(request.user, work_pk)
+    if line is None:
         raise Http404
+    school = line.application.school
     try:
         codes = services.archive_download(user=request.user, line=line)
     except services.CodesExhausted:

@@ -168,3 +168,23 @@ def material_for(user, pk, now=None):
         ):
             return None
     return material
+
+
+def archive_line_for(user, work_pk, now=None):
+    """The school's application line of ``work_pk`` when the user is a school that applied for it
+    and its archive is released, else None. No other school's archive has a URL at all."""
+    if not is_school(user):
+        return None
+    school = school_of(user)
+    if school is None:
+        return None
+    return (
+        ApplicationWork.objects.filter(
+            application__school=school,
+            work_id=work_pk,
+            work__materials_at__lte=now or timezone.now(),
+            work__procedure__kind__in=SCHOOL_KINDS[Role(user.role)],
+        )
+        .select_related("work__procedure", "application__school")
+        .first()
+    )

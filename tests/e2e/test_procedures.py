@@ -12,6 +12,7 @@ from accounts.models import Municipality, School
 from demo.procedures import seed_procedures
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import E2E, screenshot
+from tests.e2e.test_accessibility import serious_violations
 from tests.e2e.test_journeys import log_in
 
 pytestmark = E2E
@@ -42,6 +43,7 @@ def test_school_applies_and_downloads_its_archive_then_its_coordinator_sees_it(n
     expect(page.get_by_text("Ваш ближайший срок")).to_be_visible()
     expect(page.get_by_text("Заявка не подана.")).to_be_visible()
     screenshot(page, "procedure-tab")
+    found = {"tab": serious_violations(page)}
 
     page.get_by_role("link", name="Заявка на участие").click()
     page.get_by_label("Математика, 5 класс", exact=True).check()
@@ -54,6 +56,7 @@ def test_school_applies_and_downloads_its_archive_then_its_coordinator_sees_it(n
     expect(page.get_by_text("Заявка сохранена.")).to_be_visible()
     expect(page.get_by_role("cell", name="sch771234")).to_be_visible()
     screenshot(page, "application")
+    found["application"] = serious_violations(page)
 
     page.get_by_role("link", name="← Назад").click()
     expect(page.get_by_text("Заявка подана: работ 1, участников 25.")).to_be_visible()
@@ -74,6 +77,7 @@ def test_school_applies_and_downloads_its_archive_then_its_coordinator_sees_it(n
     expect(coordinator.get_by_text("Скачали архив: 1 из 2")).to_be_visible()
     expect(coordinator.get_by_role("link", name="771234")).to_be_visible()
     screenshot(coordinator, "progress")
+    found["progress"] = serious_violations(coordinator)
     coordinator.get_by_label("Показать").select_option(label="не скачали архив")
     coordinator.get_by_role("button", name="Показать").click()
     expect(coordinator.get_by_role("link", name="770017")).to_be_visible()
@@ -83,3 +87,4 @@ def test_school_applies_and_downloads_its_archive_then_its_coordinator_sees_it(n
     with open(caught.value.path(), "rb") as handle:
         rows = list(load_workbook(io.BytesIO(handle.read())).active.iter_rows(values_only=True))
     assert [r[0] for r in rows[1:]] == ["770017"]
+    assert {name: v for name, v in found.items() if v} == {}

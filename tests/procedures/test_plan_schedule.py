@@ -52,3 +52,11 @@ def test_a_procedure_shows_only_in_the_tab_of_its_kind(make_procedure, make_acco
     assert "НИКО 2027" not in login_client(school).get("/cabinet/vpr/").content.decode()
     assert "НИКО 2027" in login_client(make_account("niko_77")).get("/cabinet/niko/").content.decode()
     assert "НИКО 2027" not in login_client(school).get("/cabinet/kko/").content.decode()
+
+
+def test_a_school_missing_from_the_directory_is_told_why_it_cannot_apply(make_procedure, make_account):
+    procedure = make_procedure()
+    client = login_client(make_account("sch779999"))
+    html = client.get("/cabinet/vpr/").content.decode()
+    assert "Вашей организации нет в справочнике ОО" in html
+    assert client.get(f"/cabinet/procedures/{procedure.pk}/application/").status_code == 404
