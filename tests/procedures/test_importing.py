@@ -155,3 +155,20 @@ def test_admin_upload_shows_every_error_or_the_result(admin_user):
     )
     assert "Процедура «ВПР 2027» (2027) создана" in response.content.decode()
     assert Procedure.objects.get().works.count() == 1
+
+
+def test_admin_pages_of_a_procedure_open(imported, admin_user, school_org):
+    client = login_client(admin_user)
+    work = imported.works.get()
+    Application.objects.create(procedure=imported, school=school_org)
+    for path in [
+        "/admin/procedures/procedure/",
+        f"/admin/procedures/procedure/{imported.pk}/change/",
+        f"/admin/procedures/work/{work.pk}/change/",
+        "/admin/procedures/application/",
+        f"/admin/procedures/application/{Application.objects.get().pk}/change/",
+        "/admin/procedures/archivedownload/",
+    ]:
+        response = client.get(path)
+        assert response.status_code == 200, path
+    assert "Загрузить из JSON" in client.get("/admin/procedures/procedure/").content.decode()
