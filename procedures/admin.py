@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from .importing import ProcedureFileError, procedure_import
+from .importing import MAX_FILE_BYTES, ProcedureFileError, procedure_import
 from .models import (
     Application,
     ApplicationChange,
@@ -94,7 +94,7 @@ class ProcedureAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                result = procedure_import(content=upload.read(upload.size + 1))
+                result = procedure_import(content=upload.read(MAX_FILE_BYTES + 1))
             except ProcedureFileError as error:
                 errors = error.errors
             else:
