@@ -16,9 +16,9 @@ from aiosmtpd.controller import Controller
 from django.db import transaction
 
 from accounts.models import User
+from demo.management.commands.seed_scale import OPERATOR
 from fisoko_portal.celery import app
 from helpdesk import services
-from helpdesk.management.commands.seed_scale import OPERATOR
 from helpdesk.models import Ticket
 from tests.smsc_server import SmscServer
 

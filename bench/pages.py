@@ -13,7 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from helpdesk.management.commands.seed_scale import OPERATOR
+from demo.management.commands.seed_scale import OPERATOR
 from helpdesk.models import Ticket
 
 from .lib import Figure, Target

@@ -38,7 +38,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL") or own(
 )
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SCALE = {"schools": 40_000, "region_schools": 2_000, "requests": 1_000_000}
-FIGURES = ["login", "cabinet", "submission", "operators", "notifications", "directory"]
+FIGURES = ["login", "cabinet", "submission", "operators", "notifications", "progress", "directory"]
 ONLY = [f for f in os.environ.get("BENCH_ONLY", ",".join(FIGURES)).split(",") if f]
 REPORT = BASE_DIR / "bench" / "REPORT.md"
 
@@ -141,7 +141,7 @@ def main():
     django.setup()
     from django.db import connection
 
-    from . import directory, notify, pages, web
+    from . import directory, notify, pages, procedures, web
 
     sections, targets, clean = [], [], True
     with ExitStack() as stack:
@@ -160,6 +160,7 @@ def main():
             ),
             ("operators", "Operators' list at a million requests", lambda: pages.operators(RUNS)),
             ("notifications", "Notifications", lambda: notify.notifications(ENV, RUNS)),
+            ("progress", "«Ход работы ОО» at national scale", lambda: procedures.progress(RUNS)),
             # Last: it empties the school directory and its accounts (in a transaction rolled back).
             ("directory", "Directory import and access credentials", lambda: directory.directory(RUNS)),
         ]
@@ -179,7 +180,8 @@ def main():
         f"- when: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {machine()}; shared with other work, "
         "so every comparison is a ratio measured side by side in the same run",
         f"- data: {SCALE['schools']:,} schools ({SCALE['region_schools']:,} in region 77), one account each, "
-        f"{SCALE['requests']:,} requests with one attachment row each; generator `manage.py seed_scale` "
+        f"{SCALE['requests']:,} requests with one attachment row each, one ВПР of 20 works with 400,000 "
+        "application lines and 1,200,000 download records; generator `manage.py seed_scale` "
         f"(COPY): {seed_seconds:.0f} s this run (it skips data already there)",
         f"- {RUNS} runs per figure; `make bench` took {elapsed / 60:.1f} min in all",
         f"- targets met: {sum(t.met for t in targets)} of {len(targets)}"

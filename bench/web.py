@@ -12,7 +12,7 @@ from django.contrib.auth.hashers import Argon2PasswordHasher, PBKDF2PasswordHash
 
 from accounts.hashers import Argon2idHasher
 from accounts.models import User
-from helpdesk.management.commands.seed_scale import PASSWORD
+from demo.management.commands.seed_scale import PASSWORD
 from helpdesk.models import Ticket
 
 from .lib import CPUS, CSRF, Figure, Gunicorn, Target, csrf_headers, hammer, request

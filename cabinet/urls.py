@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import procedure_views, views
 
 app_name = "cabinet"
 urlpatterns = [
@@ -13,5 +13,15 @@ urlpatterns = [
     path("credentials/<int:pk>/file/", views.credentials_file, name="credentials_file"),
     path("accounts/<str:username>/", views.account_detail, name="account"),
     path("files/<int:pk>/", views.material_file, name="material_file"),
+    path("procedures/<int:pk>/application/", procedure_views.application, name="application"),
+    path(
+        "procedures/<int:pk>/schools/<int:school_pk>/application/",
+        procedure_views.school_application,
+        name="school_application",
+    ),
+    path("procedures/<int:pk>/progress/", procedure_views.progress_page, name="progress"),
+    path("procedures/<int:pk>/progress.xlsx", procedure_views.progress_xlsx, name="progress_xlsx"),
+    path("procedures/works/<int:work_pk>/archive/", procedure_views.archive, name="archive"),
+    path("procedures/documents/<int:pk>/", procedure_views.material, name="procedure_material"),
     path("<slug:slug>/", views.tab, name="tab"),
 ]

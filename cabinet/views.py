@@ -35,9 +35,9 @@ def cabinet_user_required(view):
     return wrapper
 
 
-def _render(request, template, active, **context):
+def _render(request, template, active, status=200, **context):
     context.update(tabs=nav_tabs(request.user.role), active_tab=active)
-    return render(request, template, context)
+    return render(request, template, context, status=status)
 
 
 def _page(request, items, per_page=None):
@@ -55,8 +55,17 @@ def home(request):
 def tab(request, slug):
     if slug in (Tab.HOME, Tab.SUPPORT) or slug not in material_tabs(request.user.role):
         raise Http404
+    from .procedure_views import procedure_panels  # it imports this module's helpers
+
     materials = _page(request, materials_for_tab(request.user, slug))
-    return _render(request, "cabinet/tab.html", slug, materials=materials, title=Tab(slug).label)
+    return _render(
+        request,
+        "cabinet/tab.html",
+        slug,
+        materials=materials,
+        title=Tab(slug).label,
+        panels=procedure_panels(request.user, slug) if slug != Tab.ANALYTICS else [],
+    )
 
 
 @cabinet_user_required

@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "cabinet",
     "helpdesk",
     "directory",
+    "procedures",
+    "demo",
 ]
 
 MIDDLEWARE = [

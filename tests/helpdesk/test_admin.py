@@ -9,8 +9,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from accounts.management.commands.seed_demo import OPERATOR_LOGIN, OPERATOR_PASSWORD
 from accounts.models import User
+from demo.management.commands.seed_demo import OPERATOR_LOGIN, OPERATOR_PASSWORD
 from helpdesk import outbox, services
 from helpdesk.admin import COUNT_CAP
 from helpdesk.models import Delivery, Kind, Notification, Status, Ticket

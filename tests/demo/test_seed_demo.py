@@ -2,9 +2,9 @@ import pytest
 from django.core.management import call_command
 
 from accounts.logins import Role
-from accounts.management.commands.seed_demo import ADMIN_LOGIN, ADMIN_PASSWORD, DEMO_PASSWORD
 from accounts.models import User
 from cabinet.models import Material
+from demo.management.commands.seed_demo import ADMIN_LOGIN, ADMIN_PASSWORD, DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -48,3 +48,36 @@ def test_seed_demo_refuses_to_run_with_debug_off(settings):
     with pytest.raises(CommandError, match="DEBUG off"):
         call_command("seed_demo")
     assert not User.objects.exists()
+
+
+def test_demo_school_can_apply_now_and_download_its_archive(client):
+    call_command("seed_demo")
+    call_command("seed_demo")  # idempotent: the same procedure, updated in place
+    from procedures.models import ApplicationWork, Procedure
+
+    procedure = Procedure.objects.get()
+    client.post("/login/", {"username": "sch771234", "password": DEMO_PASSWORD})
+    tab = client.get("/cabinet/vpr/").content.decode()
+    assert "ВПР 2027 (демонстрация)" in tab and "Заявка не подана." in tab
+    page = client.get(f"/cabinet/procedures/{procedure.pk}/application/").content.decode()
+    assert "Заявку можно изменять до" in page
+    work = procedure.works.get(code="MA5")
+    from django.utils import timezone
+
+    response = client.post(
+        f"/cabinet/procedures/{procedure.pk}/application/",
+        {
+            f"work-{work.pk}-take": "on",
+            f"work-{work.pk}-participants": "30",
+            f"work-{work.pk}-day": timezone.localdate().isoformat(),
+            "version": "0",
+        },
+    )
+    assert response.status_code == 302
+    archive = client.get(f"/cabinet/procedures/works/{work.pk}/archive/")
+    assert archive.status_code == 200 and b"".join(archive.streaming_content)[:2] == b"PK"
+    client.post("/logout/")
+    client.post("/login/", {"username": "reg77_vpr_m003", "password": DEMO_PASSWORD})
+    progress = client.get(f"/cabinet/procedures/{procedure.pk}/progress/").content.decode()
+    assert "Подали заявку: 2 из 2" in progress and "Скачали архив: 1 из 2" in progress
+    assert ApplicationWork.objects.filter(archive_downloaded_at__isnull=False).count() == 2

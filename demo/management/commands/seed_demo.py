@@ -6,6 +6,7 @@ from django.db import transaction
 
 from accounts.models import Municipality, Region, School, User
 from cabinet.models import Material, MaterialFile, Tab
+from demo.procedures import TITLE, seed_procedures
 
 DEMO_PASSWORD = "fisoko-demo-2026"
 ADMIN_LOGIN, ADMIN_PASSWORD = "admin", "admin-demo-2026"
@@ -75,7 +76,10 @@ MATERIALS = [
 
 
 class Command(BaseCommand):
-    help = "Create demo accounts of every role in two regions, schools and materials (idempotent)."
+    help = (
+        "Create demo accounts of every role in two regions, schools, materials and a demo ВПР whose "
+        "schedule sits around today (idempotent)."
+    )
 
     @transaction.atomic
     def handle(self, *args, **options):
@@ -111,7 +115,9 @@ class Command(BaseCommand):
                         title="План-график (текст)",
                         file=ContentFile(f"{title}\n{text}\n".encode(), name="plan-grafik-vpr.txt"),
                     )
+        seed_procedures()
         self.stdout.write(
             f"Demo data ready: {len(ACCOUNTS)} cabinet accounts (password {DEMO_PASSWORD}), "
-            f"superuser {ADMIN_LOGIN} / {ADMIN_PASSWORD}, operator {OPERATOR_LOGIN} / {OPERATOR_PASSWORD}."
+            f"superuser {ADMIN_LOGIN} / {ADMIN_PASSWORD}, operator {OPERATOR_LOGIN} / {OPERATOR_PASSWORD}, "
+            f"«{TITLE}» open for applications."
         )

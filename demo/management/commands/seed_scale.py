@@ -1,12 +1,14 @@
 """Data at national scale for the benchmarks (bench/), loaded with PostgreSQL COPY.
 
-Schools with one account each, municipal and regional coordinators, and a million requests with
-one attachment row each. Idempotent: a part already holding what was asked for is left alone, so
-a second ``make bench`` skips the load. Every request keeps its personal data (none is purged):
-the worst case for the operators' search.
+Schools with one account each, municipal and regional coordinators, a million requests with
+one attachment row each, and one ВПР of 20 works with 400,000 application lines, 1,200,000 archive
+downloads and the results uploads of «Ход работы ОО». Idempotent: a part already holding what
+was asked for is left alone, so a second ``make bench`` skips the load. Every request keeps its
+personal data (none is purged): the worst case for the operators' search.
 """
 
 import io
+import json
 import random
 import time
 from contextlib import contextmanager
@@ -21,10 +23,13 @@ from django.utils import timezone
 
 from accounts.models import Municipality, Region, School, User
 from helpdesk.models import NUMBER_ALPHABET, Attachment, Ticket
+from procedures.importing import procedure_import
+from procedures.models import Application, ApplicationWork, ArchiveDownload, Procedure, ResultUpload
 
 PASSWORD = "bench-password-2026"
 OPERATOR = "bench_operator"
 CROWDED_REGION = "77"  # the region whose coordinator's cabinet is measured
+SCALE_PROCEDURE = "ВПР (нагрузочный тест)"
 BATCH = 100_000
 
 KINDS = [
@@ -111,6 +116,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--municipalities", type=int, default=10, help="per region")
         parser.add_argument("--requests", type=int, default=1_000_000)
+        parser.add_argument("--procedure-works", type=int, default=20)
+        parser.add_argument("--application-works", type=int, default=400_000)
+        parser.add_argument("--downloads", type=int, default=1_200_000)
 
     def handle(self, *args, **options):
         if not settings.DEBUG:
@@ -124,6 +132,8 @@ class Command(BaseCommand):
             self.directory(options["schools"], options["region_schools"], options["municipalities"])
         with transaction.atomic():
             self.requests(options["requests"])
+        with transaction.atomic():
+            self.procedure(options["procedure_works"], options["application_works"], options["downloads"])
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
         self.stdout.write(f"seed_scale done in {time.monotonic() - started:.1f} s")
@@ -218,3 +228,106 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             cursor.execute("SELECT setval(pg_get_serial_sequence('helpdesk_ticket', 'id'), %s)", [count])
         self.stdout.write(f"requests: {count}, attachments: {count}")
+
+    def procedure(self, works, application_works, downloads):
+        """One ВПР of ``works`` works: every 20th school files no application, the others take 10 or
+        11 works (``application_works`` lines in all); 4 lines in 5 have their archive downloaded, with
+        ``downloads`` download records among them, and half of those their results uploaded."""
+        if (
+            ApplicationWork.objects.filter(application__procedure__title=SCALE_PROCEDURE).count()
+            == application_works
+        ):
+            self.stdout.write(f"application lines: {application_works} already there, skipped")
+            return
+        Procedure.objects.filter(title=SCALE_PROCEDURE).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "TRUNCATE procedures_applicationchange, procedures_applicationwork, procedures_application, "
+                "procedures_archivedownload, procedures_resultupload, procedures_participantcode "
+                "RESTART IDENTITY CASCADE"
+            )
+        today = timezone.localdate()
+        day = today.isoformat()
+        subjects = ["Русский язык", "Математика", "Окружающий мир", "История", "Биология", "География",
+                    "Обществознание", "Физика", "Химия", "Английский язык"]  # fmt: skip
+        spec = {
+            "kind": "vpr",
+            "title": SCALE_PROCEDURE,
+            "year": today.year,
+            "stages": [{"title": "Заявка на участие", "role": "school", "starts": day, "ends": day}],
+            "works": [
+                {
+                    "code": f"W{n:02d}",
+                    "subject": subjects[n % len(subjects)],
+                    "grade": 4 + n // len(subjects),
+                    "held_from": day,
+                    "held_until": day,
+                    "materials_at": f"{day}T09:00:00+03:00",
+                    "results_from": day,
+                    "results_until": day,
+                    "tasks": [{"label": str(t + 1), "max": 2} for t in range(10)],
+                    "scale": [5, 10, 15],
+                }
+                for n in range(works)
+            ],
+        }
+        procedure = procedure_import(content=json.dumps(spec).encode()).procedure
+        work_ids = list(procedure.works.order_by("code").values_list("pk", flat=True))
+        schools = list(School.objects.order_by("pk").values_list("pk", "region_id", "code"))
+        accounts = dict(User.objects.filter(role="school").values_list("username", "pk"))
+        applied = [s for i, s in enumerate(schools) if i % 20 != 19]
+        extra = application_works - 10 * len(applied)  # this many schools take an 11th work
+        rng = random.Random(13)
+        at = self.now.isoformat()
+        copy_rows(
+            Application._meta.db_table,
+            ["id", "procedure_id", "school_id", "version", "updated_at"],
+            ((str(j + 1), str(procedure.pk), str(s[0]), "1", at) for j, s in enumerate(applied)),
+        )
+        lines, downloads_rows, uploads = [], [], []
+        per_line = downloads / max(1, application_works * 4 // 5)  # download records per downloaded line
+        owed = 0.0
+        for j, (school_id, region, code) in enumerate(applied):
+            for k in range(11 if j < extra else 10):
+                work_id = work_ids[(j + k) % len(work_ids)]
+                n = len(lines)
+                downloaded = n % 5 != 0
+                first = (self.now - timedelta(minutes=rng.randrange(60 * 24 * 3))) if downloaded else None
+                uploaded = downloaded and n % 2 == 0
+                lines.append((str(j + 1), str(work_id), str(rng.randrange(10, 121)), day,
+                              first.isoformat() if first else None, at if uploaded else None))  # fmt: skip
+                if downloaded:
+                    owed += per_line
+                    account = str(accounts.get(f"sch{region}{code}", "")) or None
+                    while owed >= 1:
+                        owed -= 1
+                        downloads_rows.append((account, f"sch{region}{code}", str(school_id), str(work_id),
+                                               "archive", first.isoformat()))  # fmt: skip
+                    if uploaded:
+                        uploads.append((str(school_id), str(work_id), at))
+        tables = [ApplicationWork._meta.db_table, ArchiveDownload._meta.db_table, ResultUpload._meta.db_table]
+        with indexes_dropped(*tables):
+            count = copy_rows(
+                tables[0],
+                [
+                    "application_id",
+                    "work_id",
+                    "participants",
+                    "day",
+                    "archive_downloaded_at",
+                    "results_uploaded_at",
+                ],
+                lines,
+            )
+            copied = copy_rows(
+                tables[1], ["account_id", "username", "school_id", "work_id", "what", "at"], downloads_rows
+            )
+            copy_rows(tables[2], ["school_id", "work_id", "uploaded_at"], uploads)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT setval(pg_get_serial_sequence('procedures_application', 'id'), %s)", [len(applied)]
+            )
+        self.stdout.write(
+            f"procedure: {works} works, {len(applied)} applications, {count} application lines, "
+            f"{copied} downloads, {len(uploads)} uploads"
+        )
