@@ -1,14 +1,16 @@
 import re
 
 from django.contrib import admin, messages
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.paginator import Paginator
 from django.db import connections, transaction
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, Exists, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -18,8 +20,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.logins import parse_login
 
-from . import normalize, outbox, services
+from . import normalize, outbox, selectors, services, sms
 from .models import (
+    NOT_CLOSED_STATUSES,
+    OPEN_STATUSES,
     Access,
     Attachment,
     AttachmentDownload,
@@ -31,9 +35,11 @@ from .models import (
     TicketEvent,
 )
 
+# White text on each reaches 4.5:1: #0b5ed7 5.8:1; #7a5c00 6.3:1 (Bootstrap's #997404 was 4.3:1);
+# #495057 8.2:1; #146c43 6.5:1; #b02a37 6.5:1.
 STATUS_COLOURS = {
     Status.NEW: "#0b5ed7",
-    Status.IN_PROGRESS: "#997404",
+    Status.IN_PROGRESS: "#7a5c00",
     Status.SENDING: "#495057",
     Status.DONE: "#146c43",
     Status.REJECTED: "#b02a37",
@@ -69,6 +75,45 @@ class CappedCountPaginator(Paginator):
             return capped.count()
 
 
+class QueueFilter(admin.SimpleListFilter):
+    """The status filter, which opens on the queue: the open requests (new, in progress, SMS failed).
+
+    «Все» clears it; any one status can be chosen as before (``status__exact``, Django's own name).
+    """
+
+    title = "статус"
+    parameter_name = "status__exact"
+    ALL = "all"
+
+    def lookups(self, request, model_admin):
+        return [(self.ALL, "Все"), *Status.choices]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset.filter(status__in=OPEN_STATUSES)
+        if self.value() == self.ALL:
+            return queryset
+        return queryset.filter(status=self.value())
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Открытые (очередь)",
+        }
+        for value, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == str(value),
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": title,
+            }
+
+
+def _queue_shown(request):
+    """Whether the list shows open requests (the default, or one open status): worked oldest first."""
+    return request.GET.get(QueueFilter.parameter_name) in (None, *OPEN_STATUSES)
+
+
 class MineFilter(admin.SimpleListFilter):
     title = "исполнитель"
     parameter_name = "mine"
@@ -93,7 +138,7 @@ class AttachmentInline(admin.TabularInline):
     model = Attachment
     extra = 0
     can_delete = False
-    fields = ["picture", "original_name", "size", "content_type", "download"]
+    fields = ["picture", "original_name", "size_shown", "kind", "download"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -108,19 +153,66 @@ class AttachmentInline(admin.TabularInline):
             return "—"
         if attachment.preview_status != Preview.READY:  # «Превью готовится», or why there is none
             return attachment.get_preview_status_display()
+        # Large enough to read a login and a stamp; the picture itself, in a new tab, to zoom. Both
+        # are a «просмотр» in the audit trail, not a download.
         url = reverse("admin:helpdesk_attachment_preview", args=[attachment.pk])
         return format_html(
-            '<a href="{}"><img src="{}" alt="Просмотр: {}" '
-            'style="max-width:360px;max-height:480px;border:1px solid #ccc"></a>',
-            reverse("admin:helpdesk_attachment_download", args=[attachment.pk]),
+            '<a href="{}" target="_blank" rel="noopener" class="ticket-preview">'
+            '<img src="{}" alt="Просмотр: {}"><span>Открыть в новой вкладке (увеличить)</span></a>',
+            url,
             url,
             attachment.original_name,
         )
+
+    @admin.display(description="размер")
+    def size_shown(self, attachment):
+        return filesizeformat(attachment.size)
+
+    @admin.display(description="вид")
+    def kind(self, attachment):
+        return file_kind(attachment)
 
     @admin.display(description="файл")
     def download(self, attachment):
         url = reverse("admin:helpdesk_attachment_download", args=[attachment.pk])
         return format_html('<a href="{}">Скачать</a>', url)
+
+
+FILE_KINDS = {
+    "application/pdf": "PDF",
+    "image/jpeg": "Изображение JPEG",
+    "image/png": "Изображение PNG",
+    "image/gif": "Изображение GIF",
+    "application/msword": "Документ Word",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Документ Word",
+    "application/vnd.ms-excel": "Таблица Excel",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Таблица Excel",
+    "application/zip": "Архив ZIP",
+    "application/vnd.rar": "Архив RAR",
+    "application/x-rar-compressed": "Архив RAR",
+}
+FILE_KINDS_BY_EXTENSION = {
+    "doc": "Документ Word",
+    "docx": "Документ Word",
+    "xls": "Таблица Excel",
+    "xlsx": "Таблица Excel",
+    "zip": "Архив ZIP",
+    "rar": "Архив RAR",
+}
+
+
+def file_kind(attachment):
+    """What an operator calls the file («PDF», «Изображение JPEG»), not its MIME type.
+
+    The type was sniffed from the content (an OLE container for .doc and .xls alike), so the
+    extension, checked against that content at upload, names the kind where the type does not.
+    """
+    extension = attachment.original_name.rpartition(".")[2].lower()
+    return (
+        FILE_KINDS.get(attachment.content_type)
+        or FILE_KINDS_BY_EXTENSION.get(extension)
+        or f"Файл .{extension}"
+    )
 
 
 class EventInline(admin.TabularInline):
@@ -160,8 +252,12 @@ class NotificationInline(admin.TabularInline):
     model = Notification
     extra = 0
     can_delete = False
-    fields = ["channel", "kind", "recipient", "status", "attempts", "last_error", "sent_at", "resend"]
+    fields = ["channel", "kind", "recipient", "status", "attempts", "error", "sent_at", "resend"]
     readonly_fields = fields
+
+    @admin.display(description="последняя ошибка")
+    def error(self, notification):
+        return sms.in_russian(notification.last_error)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -199,6 +295,7 @@ class TicketAdmin(admin.ModelAdmin):
         "status_badge",
         "sms_failed",
         "login",
+        "duplicate",
         "role",
         "region",
         "organization_name",
@@ -207,7 +304,7 @@ class TicketAdmin(admin.ModelAdmin):
         "age",
     ]
     list_filter = [
-        "status",
+        QueueFilter,
         "password_sms_failed",
         "region",
         "role",
@@ -222,7 +319,6 @@ class TicketAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     list_per_page = 50
     date_hierarchy = None
-    ordering = ["-created_at"]
     inlines = [AttachmentInline, EventInline, NotificationInline, DownloadInline]
     change_form_template = "admin/helpdesk/ticket/change_form.html"
     fieldsets = [
@@ -270,7 +366,20 @@ class TicketAdmin(admin.ModelAdmin):
             .annotate(n=Count("pk"))
             .values("n")
         )
-        return super().get_queryset(request).annotate(files_count=Coalesce(Subquery(files), 0))
+        # Another open request for the same login, marked in the list: one EXISTS per row shown, on
+        # the login index, inside the list's own query.
+        duplicates = Ticket.objects.filter(login=OuterRef("login"), status__in=NOT_CLOSED_STATUSES).exclude(
+            pk=OuterRef("pk")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(files_count=Coalesce(Subquery(files), 0), has_duplicate=Exists(duplicates))
+        )
+
+    def get_ordering(self, request):
+        # The queue is worked oldest first; closed requests are looked up newest first.
+        return ["created_at"] if _queue_shown(request) else ["-created_at"]
 
     def get_search_fields(self, request):
         """Only the fields that a query of this shape can match, a word of the name always.
@@ -319,6 +428,15 @@ class TicketAdmin(admin.ModelAdmin):
             return ""
         return format_html('<strong style="color:#b02a37;white-space:nowrap">{}</strong>', "SMS не ушло")
 
+    @admin.display(description="дубли", ordering="has_duplicate")
+    def duplicate(self, ticket):
+        if not ticket.has_duplicate:
+            return ""
+        return format_html(
+            '<strong class="ticket-duplicate" title="{}">Дубль логина</strong>',
+            "По этому логину есть другие открытые заявки",
+        )
+
     @admin.display(description="файлов", ordering="files_count")
     def files(self, ticket):
         return ticket.files_count
@@ -330,6 +448,11 @@ class TicketAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         own = [
+            path(
+                "take-next/",
+                self.admin_site.admin_view(self.take_next_view),
+                name="helpdesk_ticket_take_next",
+            ),
             path("<int:pk>/take/", self.admin_site.admin_view(self.take_view), name="helpdesk_ticket_take"),
             path(
                 "<int:pk>/issue-password/",
@@ -340,6 +463,11 @@ class TicketAdmin(admin.ModelAdmin):
                 "<int:pk>/phone/",
                 self.admin_site.admin_view(self.phone_view),
                 name="helpdesk_ticket_phone",
+            ),
+            path(
+                "<int:pk>/email/",
+                self.admin_site.admin_view(self.email_view),
+                name="helpdesk_ticket_email",
             ),
             path(
                 "<int:pk>/reject/",
@@ -368,6 +496,7 @@ class TicketAdmin(admin.ModelAdmin):
             "outbox_cap": COUNT_CAP if queued > COUNT_CAP else None,
             "outbox_queued_url": f"{notifications}?status__in={Delivery.PENDING},{Delivery.FAILED}",
             "outbox_failed_url": f"{notifications}?status__exact={Delivery.FAILED}",
+            "may_take_next": request.user.has_perm("helpdesk.change_ticket"),
         }
         return super().changelist_view(request, extra_context)
 
@@ -375,12 +504,17 @@ class TicketAdmin(admin.ModelAdmin):
         ticket = self.get_object(request, unquote(object_id))
         if ticket is None:  # no such request, or not a number: the admin's own «not found» answer
             return super().change_view(request, object_id, form_url, extra_context)
+        held_by_other = ticket.assignee if ticket.assignee_id not in (None, request.user.pk) else None
         extra_context = {
             **(extra_context or {}),
             "ticket": ticket,
+            "facts": selectors.account_facts(ticket),
+            "held_by_other": held_by_other,
+            "mine": ticket.assignee_id == request.user.pk and ticket.status == Status.IN_PROGRESS,
             "other_open": list(services.other_open_tickets(ticket)[:10]),
             "failed_notifications": ticket.notifications.filter(status=Delivery.FAILED),
             "may_act": request.user.has_perm("helpdesk.change_ticket") and ticket.is_open,
+            "may_take_next": request.user.has_perm("helpdesk.change_ticket"),
             # Everything on the page is read-only evidence; changes go through the action buttons.
             "show_save": False,
             "show_save_and_continue": False,
@@ -390,7 +524,27 @@ class TicketAdmin(admin.ModelAdmin):
         services.attachment_previews_queue(ticket=ticket)
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def _act(self, request, pk, action, success, **kwargs):
+    def _with_filters(self, request, url):
+        """``url`` with the list's filters the operator came with (Django's ``_changelist_filters``),
+        so that every action returns to the same list."""
+        context = {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts}
+        return add_preserved_filters(context, url)
+
+    def _to_ticket(self, request, pk):
+        return redirect(self._with_filters(request, reverse("admin:helpdesk_ticket_change", args=[pk])))
+
+    def _to_next(self, request):
+        """Take the next request for the operator and open it; the list when the queue is empty."""
+        ticket = services.ticket_take_next(by=request.user)
+        if ticket is None:
+            messages.info(request, "Открытых заявок без исполнителя нет.")
+            return redirect(self._with_filters(request, reverse("admin:helpdesk_ticket_changelist")))
+        messages.info(request, f"Следующая заявка № {ticket.number} взята в работу.")
+        return self._to_ticket(request, ticket.pk)
+
+    def _act(self, request, pk, action, success, *, then_next=False, **kwargs):
+        """Call ``action``; back to the request, or, with ``then_next``, on to the next request once
+        this one has left the queue (not when its SMS failed at once: the operator fixes the phone)."""
         if not request.user.has_perm("helpdesk.change_ticket"):
             raise Http404
         ticket = get_object_or_404(Ticket, pk=pk)
@@ -403,20 +557,42 @@ class TicketAdmin(admin.ModelAdmin):
             messages.success(
                 request, success(ticket) if callable(success) else success.format(number=ticket.number)
             )
-        return redirect("admin:helpdesk_ticket_change", pk)
+            if then_next and not ticket.is_open:
+                return self._to_next(request)
+        return self._to_ticket(request, pk)
+
+    @method_decorator(require_POST)
+    def take_next_view(self, request):
+        if not request.user.has_perm("helpdesk.change_ticket"):
+            raise Http404
+        return self._to_next(request)
 
     @method_decorator(require_POST)
     def take_view(self, request, pk):
-        return self._act(request, pk, services.ticket_take, "Заявка № {number} взята в работу.")
-
-    @method_decorator(require_POST)
-    def issue_password_view(self, request, pk):
         return self._act(
             request,
             pk,
-            services.password_issue,
-            _password_issued_message,
+            services.ticket_take,
+            "Заявка № {number} взята в работу.",
+            take_over=request.POST.get("take_over") == "1",
         )
+
+    def issue_password_view(self, request, pk):
+        """GET: the confirmation, with the login and the phone the password goes to; POST: issue it."""
+        if not request.user.has_perm("helpdesk.change_ticket"):
+            raise Http404
+        if request.method == "POST":
+            return self._act(request, pk, services.password_issue, _password_issued_message, then_next=True)
+        ticket = get_object_or_404(Ticket, pk=pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "ticket": ticket,
+            "facts": selectors.account_facts(ticket),
+            "opts": self.model._meta,
+            "preserved_filters": self.get_preserved_filters(request),
+            "title": f"Выдать новый пароль по заявке № {ticket.number}?",
+        }
+        return render(request, "admin/helpdesk/ticket/issue_password.html", context)
 
     @method_decorator(require_POST)
     def phone_view(self, request, pk):
@@ -428,6 +604,16 @@ class TicketAdmin(admin.ModelAdmin):
             phone=request.POST.get("new_phone", ""),
         )
 
+    @method_decorator(require_POST)
+    def email_view(self, request, pk):
+        return self._act(
+            request,
+            pk,
+            services.ticket_email_change,
+            "E-mail в заявке № {number} исправлен.",
+            email=request.POST.get("new_email", ""),
+        )
+
     def reject_view(self, request, pk):
         if not request.user.has_perm("helpdesk.change_ticket"):
             raise Http404
@@ -436,13 +622,19 @@ class TicketAdmin(admin.ModelAdmin):
             reason = request.POST.get("reason", "")
             if reason.strip():
                 return self._act(
-                    request, pk, services.ticket_reject, "Заявка № {number} отклонена.", reason=reason
+                    request,
+                    pk,
+                    services.ticket_reject,
+                    "Заявка № {number} отклонена.",
+                    then_next=True,
+                    reason=reason,
                 )
             messages.error(request, "Укажите причину отклонения.")
         context = {
             **self.admin_site.each_context(request),
             "ticket": ticket,
             "opts": self.model._meta,
+            "preserved_filters": self.get_preserved_filters(request),
             "title": f"Отклонить заявку № {ticket.number}",
         }
         return render(request, "admin/helpdesk/ticket/reject.html", context)
@@ -458,7 +650,7 @@ class TicketAdmin(admin.ModelAdmin):
             messages.error(request, str(error))
         else:
             messages.success(request, "Уведомление поставлено в очередь на повторную отправку.")
-        return redirect("admin:helpdesk_ticket_change", notification.ticket_id)
+        return self._to_ticket(request, notification.ticket_id)
 
     def _open(self, request, pk, field):
         """The attachment and its ``field`` opened, for staff who may see requests; 404 to anyone else."""
@@ -487,7 +679,7 @@ class TicketAdmin(admin.ModelAdmin):
         """The stored preview: never rendered here (tasks.render_preview does that, in a child process)."""
         attachment, handle = self._open(request, pk, "preview")
         with handle:
-            png = handle.read()  # a few hundred KB at most: 800×1100
+            png = handle.read()  # a few MB at most: ten PDF pages of 800×1100
         attachment.record_download(request.user, Access.PREVIEW)
         return _private(HttpResponse(png, content_type="image/png"))
 

@@ -1,4 +1,4 @@
-"""Small PNG previews of uploaded attachments (images and a PDF's first page) for the admin.
+"""PNG previews of uploaded attachments for the admin: an image, or a PDF's pages one under another.
 
 No Django here: ``render_isolated`` runs this module as a child process (``python -m
 helpdesk.previews``) under a memory limit, so a hostile file that makes a decoder allocate without
@@ -28,6 +28,10 @@ MAX_PIXELS = 40_000_000
 MEMORY_LIMIT = 512 * 1024 * 1024  # address space of the rendering child
 TIMEOUT = 60  # seconds; a PDF page can be made to render for ever
 _TOO_LARGE_EXIT = 3
+# A letter is a page or two; a scan of a whole file is downloaded instead. 10 pages of 800×1100 are
+# 26 MB of RGB while stacking, well within the child's limit.
+MAX_PDF_PAGES = 10
+PAGE_GAP = 16  # grey pixels between pages, so that the operator sees where one ends
 
 
 class TooLarge(Exception):
@@ -35,7 +39,8 @@ class TooLarge(Exception):
 
 
 def preview_png(fileobj, content_type, *, max_size=(800, 1100)) -> bytes | None:
-    """A PNG preview of an image, or of a PDF's first page; None when the type has no preview
+    """A PNG preview of an image, or of a PDF's first MAX_PDF_PAGES pages, each fitted to ``max_size``
+    and stacked top to bottom; None when the type has no preview
     or the file cannot be read (a broken or hostile file must not raise). An image of more than
     MAX_PIXELS (by its header: nothing is decoded) raises TooLarge, for a message that says so."""
     content_type = (content_type or "").split(";")[0].strip().lower()
@@ -47,7 +52,7 @@ def preview_png(fileobj, content_type, *, max_size=(800, 1100)) -> bytes | None:
             image = _render_pdf(fileobj.read(), max_size)
         else:
             image = _load_image(fileobj, _PIL_FORMATS[content_type], max_size)
-        image.thumbnail(max_size)  # pdfium rounds sizes up: make sure the result fits
+            image.thumbnail(max_size)
         out = io.BytesIO()
         image.save(out, "PNG", optimize=True)
         return out.getvalue()
@@ -75,19 +80,36 @@ def _load_image(fileobj, pil_format, max_size):
 def _render_pdf(data, max_size):
     document = pdfium.PdfDocument(data)  # encrypted or broken: PdfiumError
     try:
-        page = document[0]
-        try:
-            width, height = page.get_size()  # points, /Rotate applied
-            scale = min(max_size[0] / width, max_size[1] / height)
-            bitmap = page.render(scale=scale)
-            try:
-                return bitmap.to_pil().convert("RGB")  # convert copies out of pdfium's buffer
-            finally:
-                bitmap.close()
-        finally:
-            page.close()
+        count = min(len(document), MAX_PDF_PAGES)
+        pages = [_render_page(document, index, max_size) for index in range(count)]
     finally:
         document.close()
+    if not pages:
+        raise ValueError("PDF without pages")
+    width = max(page.width for page in pages)
+    height = sum(page.height for page in pages) + PAGE_GAP * (len(pages) - 1)
+    sheet = Image.new("RGB", (width, height), (160, 160, 160))
+    top = 0
+    for page in pages:
+        sheet.paste(page, (0, top))
+        top += page.height + PAGE_GAP
+    return sheet
+
+
+def _render_page(document, index, max_size):
+    page = document[index]
+    try:
+        width, height = page.get_size()  # points, /Rotate applied
+        scale = min(max_size[0] / width, max_size[1] / height)
+        bitmap = page.render(scale=scale)
+        try:
+            image = bitmap.to_pil().convert("RGB")  # convert copies out of pdfium's buffer
+        finally:
+            bitmap.close()
+    finally:
+        page.close()
+    image.thumbnail(max_size)  # pdfium rounds sizes up: make sure the page fits
+    return image
 
 
 def render_isolated(data, content_type, *, memory_limit=MEMORY_LIMIT, timeout=TIMEOUT):

@@ -6,15 +6,18 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.logins import parse_login
 from accounts.models import User
 
+from . import selectors, sms
 from .forms import clean_russian_mobile
 from .models import (
     NOT_CLOSED_STATUSES,
+    OPEN_STATUSES,
     Attachment,
     Channel,
     Delivery,
@@ -111,12 +114,45 @@ def ticket_find(*, number, email):
     return Ticket.objects.filter(number=number, email__iexact=email.strip()).first()
 
 
-def ticket_take(*, ticket, by):
-    """«Взять в работу»: the operator becomes the assignee; a new ticket goes «В работе»."""
+def ticket_take(*, ticket, by, take_over=False):
+    """«Взять в работу»: the operator becomes the assignee; a new ticket goes «В работе».
+
+    A request another operator holds is not taken silently: without ``take_over`` (the page's
+    «Забрать у …», pressed knowingly) it is refused, and nothing changes.
+    """
     with transaction.atomic():
         ticket = _lock_open(ticket)
-        comment = f"Исполнитель: {by.get_username()}"
+        if ticket.assignee_id == by.pk and ticket.status == Status.IN_PROGRESS:
+            return ticket
+        if ticket.assignee_id not in (None, by.pk) and not take_over:
+            raise ServiceError(
+                f"Заявку № {ticket.number} уже взял в работу {ticket.assignee.get_username()}. "
+                "Чтобы забрать её, нажмите «Забрать у …» на странице заявки."
+            )
+        previous = ticket.assignee.get_username() if ticket.assignee_id not in (None, by.pk) else ""
+        comment = f"Исполнитель: {by.get_username()}" + (f" (забрана у {previous})" if previous else "")
         _record(ticket, by, Status.IN_PROGRESS, comment)
+        ticket.assignee = by
+        ticket.save(update_fields=["status", "assignee", "updated_at"])
+    return ticket
+
+
+def ticket_take_next(*, by):
+    """«Взять следующую»: the oldest open request nobody holds becomes this operator's; None if none.
+
+    SKIP LOCKED lets two operators who press it at once each get a different request instead of
+    one waiting for the other and then taking the same one.
+    """
+    with transaction.atomic():
+        ticket = (
+            Ticket.objects.select_for_update(skip_locked=True)
+            .filter(status__in=OPEN_STATUSES, assignee__isnull=True)
+            .order_by("created_at", "pk")
+            .first()
+        )
+        if ticket is None:
+            return None
+        _record(ticket, by, Status.IN_PROGRESS, f"Исполнитель: {by.get_username()}")
         ticket.assignee = by
         ticket.save(update_fields=["status", "assignee", "updated_at"])
     return ticket
@@ -161,9 +197,9 @@ def _lock_account_for_password(ticket):
     """
     account = User.objects.select_for_update().filter(username=ticket.login, is_staff=False).first()
     if account is None:
-        raise ServiceError(f"Учётной записи с логином «{ticket.login}» нет: пароль выдать нельзя.")
+        raise ServiceError(selectors.NO_ACCOUNT.format(login=ticket.login))
     if not account.is_active:
-        raise ServiceError(f"Учётная запись «{ticket.login}» заблокирована: пароль выдать нельзя.")
+        raise ServiceError(selectors.BLOCKED.format(login=ticket.login))
     sending = Ticket.objects.filter(login=ticket.login, status=Status.SENDING).exclude(pk=ticket.pk).first()
     if sending is not None:
         raise ServiceError(
@@ -174,24 +210,40 @@ def _lock_account_for_password(ticket):
 
 
 def ticket_phone_change(*, ticket, by, phone):
-    """«Исправить телефон»: take the number from the letter when the SMS could not go to the typed one."""
+    """«Исправить телефон»: take the number from the letter when the typed one is wrong."""
     try:
         phone = clean_russian_mobile(phone or "")
     except ValidationError as error:
         raise ServiceError(error.messages[0]) from None
+    return _correct(ticket, by, "phone", phone, "Телефон")
+
+
+def ticket_email_change(*, ticket, by, email):
+    """«Исправить e-mail»: take the address from the letter; later mail goes to it."""
+    email = (email or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ServiceError("Введите правильный адрес электронной почты.") from None
+    return _correct(ticket, by, "email", email, "E-mail")
+
+
+def _correct(ticket, by, field, value, label):
+    """Put ``value`` in the open ticket's ``field``; an event keeps the old and the new value."""
     with transaction.atomic():
         ticket = _lock_open(ticket)
-        if phone == ticket.phone:
-            raise ServiceError(f"Телефон в заявке уже {phone}.")
+        old = getattr(ticket, field)
+        if value == old:
+            raise ServiceError(f"{label} в заявке уже {value}.")
         TicketEvent.objects.create(
             ticket=ticket,
             actor=by,
             from_status=ticket.status,
             to_status=ticket.status,
-            comment=f"Телефон изменён: {ticket.phone} → {phone}",
+            comment=f"{label} изменён: {old} → {value}",
         )
-        ticket.phone = phone
-        ticket.save(update_fields=["phone", "updated_at"])
+        setattr(ticket, field, value)
+        ticket.save(update_fields=[field, "updated_at"])
     return ticket
 
 
@@ -300,7 +352,8 @@ def password_failed(*, ticket, error):
         ticket,
         None,
         Status.IN_PROGRESS,
-        f"SMS с паролем не отправлено на {ticket.phone}: {error}. Пароль учётной записи не выдан. "
+        f"SMS с паролем не отправлено на {ticket.phone}: {sms.in_russian(error)}. "
+        "Пароль учётной записи не выдан. "
         "Проверьте телефон по письму (при необходимости исправьте его) и выдайте пароль снова.",
     )
     ticket.password_sms_failed = True

@@ -15,6 +15,7 @@ Backends never log the message text: it may carry a password.
 """
 
 import enum
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -75,6 +76,44 @@ class BaseBackend:
         Only asked after an ``unclear`` failure, which backends without a status API never raise.
         """
         raise SmsError(f"{type(self).__name__} cannot tell what became of a message", permanent=True)
+
+
+# Errors are raised and logged in English (as the gateway's documentation names them); operators read
+# them in Russian. A message matching none of these is shown as it is.
+_RUSSIAN = [
+    (r"SMSC error (-?\d+|None): .*", None),  # by the code: smsc.ERRORS_RU
+    (r"SMSC did not answer within (.+) s", "SMSC не ответил за {0} с"),
+    (r"cannot reach SMSC: (.*)", "нет связи с SMSC: {0}"),
+    (r"SMSC answered HTTP (.*)", "SMSC ответил ошибкой HTTP {0}"),
+    (r"connection to SMSC failed: (.*)", "соединение с SMSC прервалось: {0}"),
+    (r"SMSC answered something other than JSON .*", "SMSC прислал непонятный ответ"),
+    (r"SMSC answered unexpected JSON", "SMSC прислал непонятный ответ"),
+    (r"SMSC answer has neither an id nor an error", "SMSC прислал ответ без номера сообщения"),
+    (r"SMSC status answer has no status", "SMSC не сообщил состояние сообщения"),
+    (r"SMSC_LOGIN and SMSC_PASSWORD must be set", "не заданы SMSC_LOGIN и SMSC_PASSWORD"),
+    (r"bad SMSC_URL: (.*)", "неверный SMSC_URL: {0}"),
+    (r"cannot write SMS file in (.*?): (.*)", "не удалось записать файл SMS в {0}: {1}"),
+    (r"(\w+) cannot tell what became of a message", "шлюз {0} не умеет сообщать судьбу сообщения"),
+]
+
+
+def in_russian(text):
+    """An SMS error as stored (``SmsError: SMSC error 8: …``) in Russian, for the operators' pages."""
+    from .smsc import ERRORS_RU
+
+    text = text or ""
+    body = text.removeprefix("SmsError: ")
+    for pattern, russian in _RUSSIAN:
+        match = re.fullmatch(pattern, body, re.DOTALL)
+        if match is None:
+            continue
+        if russian is None:
+            code = match.group(1)
+            described = ERRORS_RU.get(int(code)) if code.lstrip("-").isdigit() else None
+            number = f" {code}" if code != "None" else ""
+            return f"ошибка SMSC{number}: {described or body.split(': ', 1)[1]}"
+        return russian.format(*match.groups())
+    return body
 
 
 def get_backend() -> BaseBackend:

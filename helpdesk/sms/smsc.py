@@ -32,6 +32,18 @@ ERRORS = {
     8: "message cannot be delivered to this number",
     9: "too many identical or concurrent requests",
 }
+# The same, as operators read them in the admin (sms.in_russian): logs and tests keep the English.
+ERRORS_RU = {
+    1: "ошибка в параметрах запроса",
+    2: "неверный логин или пароль SMSC",
+    3: "недостаточно средств на счёте SMSC",
+    4: "IP-адрес временно заблокирован SMSC из-за частых ошибочных запросов",
+    5: "неверный формат даты",
+    6: "сообщение запрещено (по тексту или имени отправителя)",
+    7: "неверный формат номера телефона",
+    8: "сообщение не может быть доставлено на этот номер",
+    9: "слишком много одинаковых или одновременных запросов",
+}
 # Worth retrying later: the account can be topped up, the block expires, the rate limit passes.
 TRANSIENT_ERRORS = {3, 4, 9}
 # Client errors that still clear up by themselves.

@@ -26,6 +26,14 @@ def no_horizontal_scroll(page):
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
+def tab_rows(page):
+    """How many rows the cabinet's tabs take: their distinct tops."""
+    return page.evaluate(
+        "new Set([...document.querySelectorAll('.portal-tabs .nav-link')]"
+        ".map(a => Math.round(a.getBoundingClientRect().top))).size"
+    )
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_login_cabinet_form_and_success_pages_pass_axe(new_page, make_account, tmp_path, width):
     make_account("sch771234")
@@ -35,6 +43,7 @@ def test_login_cabinet_form_and_success_pages_pass_axe(new_page, make_account, t
     log_in(page, "sch771234", PASSWORD)
     found["cabinet"] = serious_violations(page)
     assert no_horizontal_scroll(page)
+    assert tab_rows(page) == 1
     page.goto("/apply/")
     found["apply"] = serious_violations(page)
     assert no_horizontal_scroll(page)
@@ -44,12 +53,17 @@ def test_login_cabinet_form_and_success_pages_pass_axe(new_page, make_account, t
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_admin_request_page_passes_axe(new_page, tmp_path, width):
+def test_admin_request_page_and_the_confirmation_pass_axe(new_page, make_account, tmp_path, width):
+    make_account("sch771234")
     number = file_request(new_page(), tmp_path)
     staff = operator_page(new_page)
     staff.set_viewport_size({"width": width, "height": 900})
     open_request(staff, number)
-    assert serious_violations(staff) == []
+    found = {"request": serious_violations(staff)}
+    staff.get_by_role("link", name="Выдать новый пароль").click()
+    expect(staff.get_by_role("button", name="Подтвердить")).to_be_visible()
+    found["confirmation"] = serious_violations(staff)
+    assert {name: v for name, v in found.items() if v} == {}
 
 
 def test_keyboard_reaches_the_login_form_with_visible_focus(page, make_account):
@@ -115,6 +129,9 @@ def test_keyboard_reaches_the_operators_actions_on_a_request(new_page, make_acco
     reached = [f["key"] for f in tab_through(staff, presses=120)]
     for action in ["Взять в работу", "Выдать новый пароль", "Отклонить", "Скачать"]:
         assert action in reached, reached
-    staff.get_by_role("button", name="Выдать новый пароль").focus()
+    staff.get_by_role("link", name="Выдать новый пароль").focus()
+    staff.keyboard.press("Enter")
+    confirm = staff.get_by_role("button", name="Подтвердить")
+    confirm.focus()
     staff.keyboard.press("Enter")
     expect(staff.get_by_text(f"Заявка № {number} выполнена")).to_be_visible()

@@ -191,7 +191,9 @@ def test_operator_issues_a_password_and_the_school_sets_its_own(new_page, make_a
         " return img && img.complete && img.naturalWidth > 0; }"
     )
     screenshot(staff, "admin-request")
-    staff.get_by_role("button", name="Выдать новый пароль").click()
+    staff.get_by_role("link", name="Выдать новый пароль").click()
+    expect(staff.get_by_test_id("confirm-login")).to_have_text("sch771234")
+    staff.get_by_role("button", name="Подтвердить").click()
     expect(staff.get_by_text(f"Заявка № {number} выполнена")).to_be_visible()
 
     school = new_page()

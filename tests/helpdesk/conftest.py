@@ -45,3 +45,46 @@ TICKET_DATA = {
     "reason": "lost",
     "description": "Замена пароля",
 }
+
+
+# The operators' admin: the people and the filing that its test modules share.
+
+
+@pytest.fixture
+def locmem_sms(settings):
+    from helpdesk.sms import locmem
+
+    settings.SMS_BACKEND = "locmem"
+    locmem.outbox.clear()
+    yield locmem.outbox
+    locmem.outbox.clear()
+
+
+@pytest.fixture
+def operator(operator):
+    """The staff user of the story: a member of the operators' group, not a superuser."""
+    from django.contrib.auth.models import Group
+
+    operator.groups.add(Group.objects.get(name="Операторы техподдержки"))
+    return operator
+
+
+@pytest.fixture
+def op(operator):
+    from tests.conftest import login_client
+
+    return login_client(operator)
+
+
+@pytest.fixture
+def file_ticket(django_capture_on_commit_callbacks):
+    """File a request as /apply/ does: one PDF scan, the confirmation email sent."""
+    from helpdesk import services
+
+    def file(content=PDF, **changes):
+        with django_capture_on_commit_callbacks(execute=True):
+            return services.ticket_submit(
+                data={**TICKET_DATA, **changes}, files=[(pdf(content=content), "scan.pdf", "application/pdf")]
+            )
+
+    return file

@@ -329,3 +329,31 @@ def test_previews_are_no_store_and_audited(op, operator, django_capture_on_commi
     assert response["X-Content-Type-Options"] == "nosniff"
     seen = AttachmentDownload.objects.get()
     assert (seen.user, seen.attachment, seen.kind) == (operator, attachment, Access.PREVIEW)
+
+
+def pdf_of_pages(count):
+    """An A4 PDF of ``count`` pages, page i with a black band i × 40 pt down from the top."""
+    pages = []
+    for i in range(count):
+        page = Image.new("RGB", (595, 842), "white")
+        ImageDraw.Draw(page).rectangle((50, 40 * (i + 1), 545, 40 * (i + 1) + 20), fill="black")
+        pages.append(page)
+    return encoded(pages[0], "PDF", resolution=72, save_all=True, append_images=pages[1:])
+
+
+def test_every_page_of_a_pdf_is_previewed_one_under_another():
+    image = Image.open(io.BytesIO(preview_png(pdf_of_pages(3), "application/pdf", max_size=MAX)))
+    page_height = image.height - 2 * previews.PAGE_GAP
+    assert image.width <= MAX[0] and 3 * 1098 <= page_height <= 3 * MAX[1]
+    # Each page's band is where that page put it: the third page is not a copy of the first.
+    one_page = page_height // 3
+    for i in range(3):
+        top = i * (one_page + previews.PAGE_GAP)
+        band = top + round((40 * (i + 1) + 10) * one_page / 842)
+        assert image.getpixel((image.width // 2, band))[0] < 60, i
+
+
+def test_a_long_pdf_is_previewed_up_to_ten_pages():
+    image = Image.open(io.BytesIO(preview_png(pdf_of_pages(12), "application/pdf", max_size=MAX)))
+    pages = (image.height + previews.PAGE_GAP) / (1100 + previews.PAGE_GAP)
+    assert previews.MAX_PDF_PAGES == 10 and round(pages) == 10
