@@ -160,7 +160,8 @@ class NotificationInline(admin.TabularInline):
     model = Notification
     extra = 0
     can_delete = False
-    fields = ["channel", "kind", "recipient", "status", "attempts", "last_error", "sent_at", "resend"]
+    fields = ["channel", "kind", "recipient", "status", "gateway", "attempts", "last_error", "sent_at"]
+    fields += ["resend"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):

@@ -312,6 +312,9 @@ class Notification(models.Model):
     issued_password_hash = models.CharField(
         "хеш выданного пароля", max_length=128, blank=True, editable=False
     )
+    # The SMS gateway (a name from SMS_BACKEND) of the last request: the one that took the message
+    # once it is sent, and the one to ask about a message whose answer was lost.
+    gateway = models.CharField("шлюз", max_length=200, blank=True)
     # Requests handed to the gateway, so that each gets its own message id (provider_id).
     gateway_requests = models.PositiveIntegerField("запросов к шлюзу", default=0)
     next_attempt_at = models.DateTimeField("следующая попытка", default=timezone.now)
