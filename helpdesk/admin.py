@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from accounts.logins import parse_login
 
 from . import normalize, outbox, services
+from .admin_deadline import OverdueFilter, due_column
 from .models import (
     Access,
     Attachment,
@@ -206,9 +207,11 @@ class TicketAdmin(admin.ModelAdmin):
         "files",
         "assignee",
         "age",
+        due_column,
     ]
     list_filter = [
         "status",
+        OverdueFilter,
         "password_sms_failed",
         "region",
         "role",
