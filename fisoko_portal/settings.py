@@ -179,7 +179,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "helpdesk.tasks.clear_expired_sessions",
         "schedule": crontab(hour=4, minute=0),  # daily, Moscow time
     },
+    "poll-mailbox": {
+        "task": "helpdesk.tasks.poll_mailbox",  # does nothing while IMAP_URL is unset
+        "schedule": env.float("IMAP_POLL_SECONDS", default=60.0),
+    },
 }
+# Email in (helpdesk/mailbox.py): the support mailbox, imaps://user:password@host:993/INBOX (or
+# imap:// on loopback); unset: no letters are read.
+IMAP_URL = env.str("IMAP_URL", default="")
+# A server that is down or stuck must not hold a worker.
+IMAP_TIMEOUT = env.float("IMAP_TIMEOUT", default=10.0)
+IMAP_BATCH = env.int("IMAP_BATCH", default=200)  # letters a poll takes at most
+# A larger letter is not downloaded: its request says so, and the letter stays in the mailbox.
+IMAP_MAX_LETTER_BYTES = env.int("IMAP_MAX_LETTER_BYTES", default=60 * 1024 * 1024)
 OUTBOX_SWEEP_GRACE = env.int("OUTBOX_SWEEP_GRACE", default=60)
 # Closed requests lose their personal data and attachments after this many days.
 PERSONAL_DATA_RETENTION_DAYS = env.int("PERSONAL_DATA_RETENTION_DAYS", default=90)
@@ -311,8 +323,13 @@ SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="helpfisoko@fioco.ru")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds; a hanging server must not hold a worker
 
-# SMS: "console", "file" (under var/sms/), "locmem" (tests), "smsc", or a dotted path to a backend class.
+# SMS: "console", "file" (under var/sms/), "locmem" (tests), "smsc", or a dotted path to a backend class;
+# or two of them, "primary,fallback": a failed attempt on one is retried through the other.
 SMS_BACKEND = env.str("SMS_BACKEND", default="") or "file"  # empty, as an unset variable: the default
+# Seconds before an attempt through the other gateway, for the first SMS_FALLBACK_QUICK failures of a
+# message; later ones back off as with one gateway.
+SMS_FALLBACK_DELAY = env.float("SMS_FALLBACK_DELAY", default=2.0)
+SMS_FALLBACK_QUICK = env.int("SMS_FALLBACK_QUICK", default=3)
 SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=VAR_DIR / "sms")
 SMSC_URL = env.str("SMSC_URL", default="https://smsc.ru/sys/send.php")
 SMSC_LOGIN = env.str("SMSC_LOGIN", default="")
@@ -338,7 +355,7 @@ LOCAL_EMAIL_BACKENDS = {
 }
 ALLOW_LOCAL_DELIVERY = env.bool("ALLOW_LOCAL_DELIVERY", default=False)
 if not DEBUG and not ALLOW_LOCAL_DELIVERY:
-    if SMS_BACKEND in LOCAL_SMS_BACKENDS:
+    if any(name.strip() in LOCAL_SMS_BACKENDS for name in SMS_BACKEND.split(",")):
         raise ImproperlyConfigured(
             f"DEBUG is off but SMS_BACKEND is {SMS_BACKEND!r}: issued passwords would stay on this host. "
             "Set SMS_BACKEND=smsc with SMSC_LOGIN and SMSC_PASSWORD, or ALLOW_LOCAL_DELIVERY=1 for a demo."

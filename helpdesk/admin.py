@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from accounts.logins import parse_login
 
 from . import normalize, outbox, selectors, services, sms
+from .admin_deadline import OverdueFilter, due_column
 from .models import (
     NOT_CLOSED_STATUSES,
     OPEN_STATUSES,
@@ -252,7 +253,7 @@ class NotificationInline(admin.TabularInline):
     model = Notification
     extra = 0
     can_delete = False
-    fields = ["channel", "kind", "recipient", "status", "attempts", "error", "sent_at", "resend"]
+    fields = ["channel", "kind", "recipient", "status", "gateway", "attempts", "error", "sent_at", "resend"]
     readonly_fields = fields
 
     @admin.display(description="последняя ошибка")
@@ -302,9 +303,11 @@ class TicketAdmin(admin.ModelAdmin):
         "files",
         "assignee",
         "age",
+        due_column,
     ]
     list_filter = [
         QueueFilter,
+        OverdueFilter,
         "password_sms_failed",
         "region",
         "role",
@@ -368,8 +371,11 @@ class TicketAdmin(admin.ModelAdmin):
         )
         # Another open request for the same login, marked in the list: one EXISTS per row shown, on
         # the login index, inside the list's own query.
-        duplicates = Ticket.objects.filter(login=OuterRef("login"), status__in=NOT_CLOSED_STATUSES).exclude(
-            pk=OuterRef("pk")
+        # Questions that came by email have no login: they are nobody's duplicates.
+        duplicates = (
+            Ticket.objects.filter(login=OuterRef("login"), status__in=NOT_CLOSED_STATUSES)
+            .exclude(pk=OuterRef("pk"))
+            .exclude(login="")
         )
         return (
             super()

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.logins import Role
 
-from . import previews
+from . import previews, workdays
 
 
 class InformationSystem(models.TextChoices):
@@ -42,6 +42,12 @@ class Status(models.TextChoices):
     REJECTED = "rejected", "Отклонена"
 
 
+class TicketKind(models.TextChoices):
+    PASSWORD = "password", "Замена пароля"
+    # A letter to the support mailbox that is not a reply to a request: answered, never a password.
+    QUESTION = "question", "Вопрос"
+
+
 # No 0/O, 1/I/L: a number is read out over the phone and typed by hand.
 NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
@@ -62,11 +68,22 @@ class Ticket(models.Model):
 
     number = models.CharField("номер", max_length=9, unique=True, default=new_ticket_number, editable=False)
     status = models.CharField("статус", max_length=20, choices=Status.choices, default=Status.NEW)
+    # The database default lets rows be written without the ORM (seed_scale's COPY).
+    kind = models.CharField(
+        "вид",
+        max_length=10,
+        choices=TicketKind.choices,
+        default=TicketKind.PASSWORD,
+        db_default=TicketKind.PASSWORD,
+    )
     organization_name = models.CharField("наименование организации", max_length=500)
     information_system = models.CharField(
         "информационная система", max_length=20, choices=InformationSystem.choices
     )
-    region = models.ForeignKey("accounts.Region", models.PROTECT, verbose_name="субъект РФ")
+    # None only for a request that came by email («Вопрос»): a letter names no region.
+    region = models.ForeignKey(
+        "accounts.Region", models.PROTECT, null=True, blank=True, verbose_name="субъект РФ"
+    )
     phone = models.CharField("телефон", max_length=16)
     email = models.EmailField("e-mail")
     organization_type = models.CharField(
@@ -88,6 +105,9 @@ class Ticket(models.Model):
     # Set when the password SMS failed for good and the request came back to the queue; cleared when a
     # password is issued again. The list shows it, so the operator checks the phone first.
     password_sms_failed = models.BooleanField("SMS с паролем не ушло", default=False)
+    # HELPDESK_ANSWER_DAYS working days from filing (helpdesk/workdays.py), set when the request is
+    # saved first; time spent waiting for the requester moves it on (services.ticket_due_extend).
+    due_at = models.DateTimeField("срок", null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -113,6 +133,10 @@ class Ticket(models.Model):
             models.Index(fields=["status", "-created_at"], name="ticket_status_created"),
             models.Index(fields=["region", "status"], name="ticket_region_status"),
             models.Index(fields=["login"], name="ticket_login"),
+            # «Просрочена» reads open requests past their deadline: a few among a million.
+            models.Index(
+                fields=["due_at"], condition=models.Q(status__in=OPEN_STATUSES), name="ticket_open_due"
+            ),
             # The admin's «=field» search is iexact, UPPER(field) = UPPER(term): these serve it. The
             # word search on organization_name has a trigram index, on PostgreSQL only (migration 0005).
             models.Index(Upper("number"), name="ticket_number_upper"),
@@ -124,9 +148,18 @@ class Ticket(models.Model):
     def __str__(self):
         return f"№ {self.number}"
 
+    def save(self, *args, **kwargs):
+        if self.due_at is None and self._state.adding:
+            self.due_at = workdays.due(timezone.now(), settings.HELPDESK_ANSWER_DAYS)
+        super().save(*args, **kwargs)
+
     @property
     def is_open(self):
         return self.status in OPEN_STATUSES
+
+    @property
+    def is_overdue(self):
+        return self.is_open and self.due_at is not None and self.due_at < timezone.now()
 
     def status_since(self):
         """When the ticket entered its present status: its latest event into it (the status page)."""
@@ -163,6 +196,15 @@ class Preview(models.TextChoices):
 
 class Attachment(models.Model):
     ticket = models.ForeignKey(Ticket, models.CASCADE, related_name="attachments", verbose_name="заявка")
+    # The letter it came with, for a file that came by email.
+    message = models.ForeignKey(
+        "TicketMessage",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="attachments",
+        verbose_name="письмо",
+    )
     file = models.FileField("файл", upload_to=attachment_path, max_length=200)
     original_name = models.CharField("имя файла", max_length=255)
     size = models.PositiveBigIntegerField("размер, байт")
@@ -225,6 +267,33 @@ class Attachment(models.Model):
         if not updated and name:
             storage.delete(name)
         self.refresh_from_db(fields=["preview", "preview_status"])
+
+
+class Direction(models.TextChoices):
+    IN = "in", "Входящее"
+    OUT = "out", "Исходящее"
+
+
+class TicketMessage(models.Model):
+    """One letter of a request's conversation: from the requester (by email) or to them."""
+
+    ticket = models.ForeignKey(Ticket, models.CASCADE, related_name="messages", verbose_name="заявка")
+    direction = models.CharField("направление", max_length=3, choices=Direction.choices)
+    # The letter's Message-ID (or, for a letter without one, a hash of its bytes): a letter read twice
+    # from the mailbox, by a poller killed before it could mark it taken, is recognized, not doubled.
+    message_id = models.CharField("Message-ID", max_length=998, unique=True, null=True, blank=True)
+    sender = models.CharField("от", max_length=254, blank=True)
+    subject = models.CharField("тема", max_length=500, blank=True)
+    body = models.TextField("текст", blank=True)
+    created_at = models.DateTimeField("когда", auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = "сообщение"
+        verbose_name_plural = "переписка"
+
+    def __str__(self):
+        return f"{self.get_direction_display()}: {self.subject or '(без темы)'}"
 
 
 class AttachmentDownload(models.Model):
@@ -312,6 +381,9 @@ class Notification(models.Model):
     issued_password_hash = models.CharField(
         "хеш выданного пароля", max_length=128, blank=True, editable=False
     )
+    # The SMS gateway (a name from SMS_BACKEND) of the last request: the one that took the message
+    # once it is sent, and the one to ask about a message whose answer was lost.
+    gateway = models.CharField("шлюз", max_length=200, blank=True)
     # Requests handed to the gateway, so that each gets its own message id (provider_id).
     gateway_requests = models.PositiveIntegerField("запросов к шлюзу", default=0)
     next_attempt_at = models.DateTimeField("следующая попытка", default=timezone.now)

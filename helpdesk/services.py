@@ -27,6 +27,7 @@ from .models import (
     Status,
     Ticket,
     TicketEvent,
+    TicketKind,
     new_ticket_number,
 )
 from .tasks import deliver_notification, render_preview
@@ -168,6 +169,11 @@ def password_issue(*, ticket, by):
     """
     with transaction.atomic():
         ticket = _lock_open(ticket)
+        if ticket.kind == TicketKind.QUESTION:
+            raise ServiceError(
+                f"Заявка № {ticket.number} — вопрос, полученный по e-mail, а не заявка на замену пароля: "
+                "пароль по ней не выдаётся. Ответьте заявителю или попросите подать заявку через форму."
+            )
         account = _lock_account_for_password(ticket)
         _record(ticket, by, Status.SENDING, f"Новый пароль отправляется по SMS на {ticket.phone}")
         if ticket.assignee_id is None:
@@ -302,6 +308,8 @@ def notification_resend(*, notification, by):
 
 def other_open_tickets(ticket):
     """Open tickets for the same login, other than this one: staff are warned of them."""
+    if not ticket.login:  # a question that came by email
+        return Ticket.objects.none()
     return Ticket.objects.filter(login=ticket.login, status__in=NOT_CLOSED_STATUSES).exclude(pk=ticket.pk)
 
 
@@ -385,3 +393,18 @@ def attachment_previews_queue(*, ticket):
                 render_preview.delay(attachment.pk)
             except Exception:  # a broker that is down: the page still answers, a later view queues again
                 log.warning("Could not queue the preview of attachment %s", attachment.pk, exc_info=True)
+
+
+def ticket_due_extend(*, ticket, paused_from, paused_until):
+    """Move the deadline on by the working time between ``paused_from`` and ``paused_until``: the time
+    a request waited for its requester («Ожидает ответа заявителя») does not count against the desk.
+    """
+    from . import workdays
+
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if ticket.due_at is not None:
+            paused = workdays.working_time_between(paused_from, paused_until)
+            ticket.due_at = workdays.add_working_time(ticket.due_at, paused)
+            ticket.save(update_fields=["due_at", "updated_at"])
+    return ticket
