@@ -210,6 +210,20 @@ def test_duplicate_logins_are_marked_in_the_list(op, operator, file_ticket):
     assert "Дубль логина" not in rows[done_twice.number]  # the other one is closed
 
 
+def test_questions_by_email_have_no_login_and_are_nobodys_duplicates(op, file_ticket):
+    from helpdesk.models import TicketKind
+
+    questions = [file_ticket() for _ in range(2)]
+    # As email in files them (helpdesk/mailbox.py): a question names no login.
+    Ticket.objects.filter(pk__in=[q.pk for q in questions]).update(login="", kind=TicketKind.QUESTION)
+    for question in questions:
+        question.refresh_from_db()
+    html = op.get(LIST_URL).content.decode()
+    assert all(question.number in html for question in questions)
+    assert "Дубль логина" not in html
+    assert not services.other_open_tickets(questions[0]).exists()
+
+
 def test_the_queue_with_duplicates_runs_at_most_ten_queries(op, django_assert_max_num_queries):
     make_tickets(60)
     oldest = Ticket.objects.order_by("created_at").values("pk")[:10]  # on the queue's first page
