@@ -189,10 +189,21 @@ def _password_claim(notification_id):
         notification.status = Delivery.SENDING
         notification.next_attempt_at = now + in_flight_lease()
         notification.save()
-    text = f"ФИС ОКО. Логин {login}, новый пароль: {password}"
-    if account.must_change_password:
-        text += ". При входе задайте свой пароль."
-    return SmsMessage(phone=notification.recipient, text=text, id=notification.provider_id), False
+    return SmsMessage(
+        phone=notification.recipient, text=password_sms_text(login, password), id=notification.provider_id
+    ), False
+
+
+# One billed segment: any Cyrillic letter makes the whole SMS UCS-2, 70 characters a segment.
+SMS_SEGMENT_UCS2 = 70
+
+
+def password_sms_text(login, password):
+    """The password SMS: one segment for the longest login (``regRR_vpr_mNNN``, 57 characters), the
+    password last with nothing after it, so that no full stop is taken for part of it. The portal
+    asks for a password of one's own at the first login anyway, so the SMS need not say so.
+    """
+    return f"ФИС ОКО. Логин {login}, новый пароль: {password}"
 
 
 def _password_accepted(notification_id, message_id):

@@ -477,3 +477,30 @@ def test_new_password_is_twelve_unambiguous_mixed_characters():
         assert any(c.isupper() for c in password)
         assert any(c.islower() for c in password)
         assert any(c.isdigit() for c in password)
+
+
+# What the password SMS says, and what it costs
+
+
+@pytest.mark.parametrize("must_change", [True, False])
+def test_password_sms_is_one_ucs2_segment_for_the_longest_login_and_ends_with_the_password(
+    settings, make_account, sms_outbox, must_change
+):
+    settings.ISSUED_PASSWORD_MUST_CHANGE = must_change
+    # regRR_vpr_mNNN is the longest login shape (14 characters); its text is Cyrillic, so UCS-2.
+    longest = "reg77_vpr_m003"
+    make_account(longest)
+    ticket = TicketFactory(status=Status.SENDING, login=longest, role="municipal_vpr")
+    notification = Notification.objects.create(
+        ticket=ticket, channel=Channel.SMS, kind=Kind.PASSWORD, recipient=PHONE
+    )
+
+    assert outbox.deliver(notification.pk) is None
+    [message] = sms_outbox
+    assert len(message.text) <= outbox.SMS_SEGMENT_UCS2 == 70
+    assert any("а" <= char.lower() <= "я" for char in message.text), "Russian reader, Russian text"
+    password = message.text.rsplit(" ", 1)[1]
+    assert message.text.endswith(f"новый пароль: {password}"), "nothing may follow the password"
+    assert longest in message.text
+    response = Client().post("/login/", {"username": longest, "password": password})
+    assert response.status_code == 302, "the last word of the SMS is the password, whole"
