@@ -1,6 +1,7 @@
 import re
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import SEARCH_VAR
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.logins import parse_login
 
-from . import normalize, outbox, selectors, services, sms
+from . import dashboard, normalize, outbox, selectors, services, sms, spreadsheet
 from .models import (
     NOT_CLOSED_STATUSES,
     OPEN_STATUSES,
@@ -41,6 +42,7 @@ STATUS_COLOURS = {
     Status.NEW: "#0b5ed7",
     Status.IN_PROGRESS: "#7a5c00",
     Status.SENDING: "#495057",
+    Status.WAITING: "#6f42c1",
     Status.DONE: "#146c43",
     Status.REJECTED: "#b02a37",
 }
@@ -449,6 +451,12 @@ class TicketAdmin(admin.ModelAdmin):
     def get_urls(self):
         own = [
             path(
+                "dashboard/",
+                self.admin_site.admin_view(self.dashboard_view),
+                name="helpdesk_ticket_dashboard",
+            ),
+            path("export.xlsx", self.admin_site.admin_view(self.export_view), name="helpdesk_ticket_export"),
+            path(
                 "take-next/",
                 self.admin_site.admin_view(self.take_next_view),
                 name="helpdesk_ticket_take_next",
@@ -485,6 +493,34 @@ class TicketAdmin(admin.ModelAdmin):
         ]
         return own + super().get_urls()
 
+    def dashboard_view(self, request):
+        """«Сводка»: the desk's load at a glance (helpdesk/dashboard.py), for staff who may see requests."""
+        if not self.has_view_permission(request):
+            raise Http404
+        board = dashboard.desk_dashboard()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "board": board,
+            "median_this_week": dashboard.duration_text(board.median_this_week),
+            "median_last_week": dashboard.duration_text(board.median_last_week),
+            "list_url": reverse("admin:helpdesk_ticket_changelist"),
+            "title": "Сводка службы поддержки",
+        }
+        return render(request, "admin/helpdesk/ticket/dashboard.html", context)
+
+    def export_view(self, request):
+        """The list as .xlsx: the same filters and search as the list page it was asked from."""
+        if not self.has_view_permission(request):
+            raise Http404
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            messages.error(request, "Фильтры списка заданы неверно: выгрузка не сделана.")
+            return redirect("admin:helpdesk_ticket_changelist")
+        filename = f"zayavki-{timezone.localtime():%Y-%m-%d-%H%M}.xlsx"
+        return _private(spreadsheet.tickets_xlsx(changelist.queryset, filename))
+
     def changelist_view(self, request, extra_context=None):
         # Mail or SMS that does not go out is what operators hear about first: the line says so.
         queued, failed = outbox.backlog(COUNT_CAP)
@@ -497,6 +533,8 @@ class TicketAdmin(admin.ModelAdmin):
             "outbox_queued_url": f"{notifications}?status__in={Delivery.PENDING},{Delivery.FAILED}",
             "outbox_failed_url": f"{notifications}?status__exact={Delivery.FAILED}",
             "may_take_next": request.user.has_perm("helpdesk.change_ticket"),
+            "export_url": f"{reverse('admin:helpdesk_ticket_export')}?{request.GET.urlencode()}",
+            "dashboard_url": reverse("admin:helpdesk_ticket_dashboard"),
         }
         return super().changelist_view(request, extra_context)
 

@@ -16,6 +16,7 @@ from accounts.models import User
 from . import selectors, sms
 from .forms import clean_russian_mobile
 from .models import (
+    CLOSED_STATUSES,
     NOT_CLOSED_STATUSES,
     OPEN_STATUSES,
     Attachment,
@@ -258,7 +259,7 @@ def ticket_reject(*, ticket, by, reason):
         ticket.rejection_reason = reason
         if ticket.assignee_id is None:
             ticket.assignee = by
-        ticket.save(update_fields=["status", "rejection_reason", "assignee", "updated_at"])
+        ticket.save(update_fields=["status", "rejection_reason", "assignee", "closed_at", "updated_at"])
         _notify(ticket, Channel.EMAIL, Kind.REJECTED)
     return ticket
 
@@ -321,6 +322,8 @@ def _record(ticket, by, to_status, comment):
         ticket=ticket, actor=by, from_status=ticket.status, to_status=to_status, comment=comment
     )
     ticket.status = to_status
+    # The dashboard counts closings by this stamp; callers that close save it with the status.
+    ticket.closed_at = timezone.now() if to_status in CLOSED_STATUSES else None
 
 
 def _notify(ticket, channel, kind):
@@ -336,7 +339,7 @@ def password_sent(*, ticket):
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     if ticket.status == Status.SENDING:
         _record(ticket, None, Status.DONE, f"Новый пароль отправлен по SMS на {ticket.phone}")
-        ticket.save(update_fields=["status", "updated_at"])
+        ticket.save(update_fields=["status", "closed_at", "updated_at"])
     _notify(ticket, Channel.EMAIL, Kind.DONE)
 
 
