@@ -315,8 +315,13 @@ SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="helpfisoko@fioco.ru")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds; a hanging server must not hold a worker
 
-# SMS: "console", "file" (under var/sms/), "locmem" (tests), "smsc", or a dotted path to a backend class.
+# SMS: "console", "file" (under var/sms/), "locmem" (tests), "smsc", or a dotted path to a backend class;
+# or two of them, "primary,fallback": a failed attempt on one is retried through the other.
 SMS_BACKEND = env.str("SMS_BACKEND", default="") or "file"  # empty, as an unset variable: the default
+# Seconds before an attempt through the other gateway, for the first SMS_FALLBACK_QUICK failures of a
+# message; later ones back off as with one gateway.
+SMS_FALLBACK_DELAY = env.float("SMS_FALLBACK_DELAY", default=2.0)
+SMS_FALLBACK_QUICK = env.int("SMS_FALLBACK_QUICK", default=3)
 SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=VAR_DIR / "sms")
 SMSC_URL = env.str("SMSC_URL", default="https://smsc.ru/sys/send.php")
 SMSC_LOGIN = env.str("SMSC_LOGIN", default="")
@@ -342,7 +347,7 @@ LOCAL_EMAIL_BACKENDS = {
 }
 ALLOW_LOCAL_DELIVERY = env.bool("ALLOW_LOCAL_DELIVERY", default=False)
 if not DEBUG and not ALLOW_LOCAL_DELIVERY:
-    if SMS_BACKEND in LOCAL_SMS_BACKENDS:
+    if any(name.strip() in LOCAL_SMS_BACKENDS for name in SMS_BACKEND.split(",")):
         raise ImproperlyConfigured(
             f"DEBUG is off but SMS_BACKEND is {SMS_BACKEND!r}: issued passwords would stay on this host. "
             "Set SMS_BACKEND=smsc with SMSC_LOGIN and SMSC_PASSWORD, or ALLOW_LOCAL_DELIVERY=1 for a demo."

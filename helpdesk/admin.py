@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from accounts.logins import parse_login
 
 from . import dashboard, normalize, outbox, selectors, services, sms, spreadsheet
+from .admin_deadline import OverdueFilter, due_column
 from .models import (
     NOT_CLOSED_STATUSES,
     OPEN_STATUSES,
@@ -254,7 +255,7 @@ class NotificationInline(admin.TabularInline):
     model = Notification
     extra = 0
     can_delete = False
-    fields = ["channel", "kind", "recipient", "status", "attempts", "error", "sent_at", "resend"]
+    fields = ["channel", "kind", "recipient", "status", "gateway", "attempts", "error", "sent_at", "resend"]
     readonly_fields = fields
 
     @admin.display(description="последняя ошибка")
@@ -304,9 +305,11 @@ class TicketAdmin(admin.ModelAdmin):
         "files",
         "assignee",
         "age",
+        due_column,
     ]
     list_filter = [
         QueueFilter,
+        OverdueFilter,
         "password_sms_failed",
         "region",
         "role",

@@ -15,7 +15,7 @@ from django.http.request import validate_host
 @checks.register(checks.Tags.security, deploy=True)
 def notifications_leave_the_host(app_configs, **kwargs):
     found = []
-    if settings.SMS_BACKEND in settings.LOCAL_SMS_BACKENDS:
+    if any(name.strip() in settings.LOCAL_SMS_BACKENDS for name in settings.SMS_BACKEND.split(",")):
         found.append(
             checks.Warning(
                 f"SMS_BACKEND is {settings.SMS_BACKEND!r}: issued passwords reach no phone "

@@ -15,7 +15,7 @@ from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper,
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .models import NOT_CLOSED_STATUSES, Status, Ticket
+from .models import NOT_CLOSED_STATUSES, OPEN_STATUSES, Status, Ticket
 
 DAYS = 30
 
@@ -61,7 +61,7 @@ class Day:
 class Dashboard:
     by_status: list  # [(label, count)], every not-closed status, zeros included
     by_region: list  # [(region name, count)], most first
-    overdue: int | None  # None while requests carry no deadline
+    overdue: int
     days: list  # [Day], oldest first
     median_this_week: timedelta | None
     median_last_week: timedelta | None
@@ -104,7 +104,7 @@ def desk_dashboard(*, now=None):
         .annotate(n=Count("pk"))
         .order_by("-n", "region__name")
     ]
-    overdue = _overdue(not_closed, now)
+    overdue = _overdue(now)
     filed = _per_day(Ticket.objects.filter(created_at__gte=since), "created_at")
     closed = _per_day(Ticket.objects.filter(closed_at__gte=since), "closed_at")
     this_monday = today - timedelta(days=today.weekday())
@@ -139,11 +139,10 @@ def _midnight(day):
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def _overdue(not_closed, now):
-    # The deadline (Ticket.due_at) pauses while the request waits for its requester: those are not late.
-    if not any(field.name == "due_at" for field in Ticket._meta.fields):
-        return None
-    return not_closed.exclude(status=Status.WAITING).filter(due_at__lt=now).count()
+def _overdue(now):
+    # As the list's «Просрочена» (on its partial index): a request waiting for its requester is not
+    # late, its deadline is paused.
+    return Ticket.objects.filter(status__in=OPEN_STATUSES, due_at__lt=now).count()
 
 
 def _per_day(rows, field):

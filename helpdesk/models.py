@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.logins import Role
 
-from . import previews
+from . import previews, workdays
 
 
 class InformationSystem(models.TextChoices):
@@ -101,6 +101,9 @@ class Ticket(models.Model):
     waiting_since = models.DateTimeField("ожидает ответа с", null=True, blank=True)
     # Stamped by every move to «Выполнена» or «Отклонена»: the dashboard's closed-per-day and median.
     closed_at = models.DateTimeField("закрыта", null=True, blank=True)
+    # HELPDESK_ANSWER_DAYS working days from filing (helpdesk/workdays.py), set when the request is
+    # saved first; time spent waiting for the requester moves it on (services.ticket_due_extend).
+    due_at = models.DateTimeField("срок", null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -133,6 +136,10 @@ class Ticket(models.Model):
             models.Index(
                 fields=["waiting_since"], condition=models.Q(status="waiting"), name="ticket_waiting"
             ),
+            # «Просрочена» reads open requests past their deadline: a few among a million.
+            models.Index(
+                fields=["due_at"], condition=models.Q(status__in=OPEN_STATUSES), name="ticket_open_due"
+            ),
             # The admin's «=field» search is iexact, UPPER(field) = UPPER(term): these serve it. The
             # word search on organization_name has a trigram index, on PostgreSQL only (migration 0005).
             models.Index(Upper("number"), name="ticket_number_upper"),
@@ -144,6 +151,11 @@ class Ticket(models.Model):
     def __str__(self):
         return f"№ {self.number}"
 
+    def save(self, *args, **kwargs):
+        if self.due_at is None and self._state.adding:
+            self.due_at = workdays.due(timezone.now(), settings.HELPDESK_ANSWER_DAYS)
+        super().save(*args, **kwargs)
+
     @property
     def is_open(self):
         return self.status in OPEN_STATUSES
@@ -151,6 +163,10 @@ class Ticket(models.Model):
     @property
     def is_actionable(self):
         return self.status in ACTIONABLE_STATUSES
+
+    @property
+    def is_overdue(self):
+        return self.is_open and self.due_at is not None and self.due_at < timezone.now()
 
     def status_since(self):
         """When the ticket entered its present status: its latest event into it (the status page)."""
@@ -338,6 +354,9 @@ class Notification(models.Model):
     issued_password_hash = models.CharField(
         "хеш выданного пароля", max_length=128, blank=True, editable=False
     )
+    # The SMS gateway (a name from SMS_BACKEND) of the last request: the one that took the message
+    # once it is sent, and the one to ask about a message whose answer was lost.
+    gateway = models.CharField("шлюз", max_length=200, blank=True)
     # Requests handed to the gateway, so that each gets its own message id (provider_id).
     gateway_requests = models.PositiveIntegerField("запросов к шлюзу", default=0)
     next_attempt_at = models.DateTimeField("следующая попытка", default=timezone.now)

@@ -111,18 +111,21 @@ def in_flight_lease():
 
 
 def _deliver_password(notification_id):
-    backend = sms.get_backend()
+    gateways = sms.backend_names()
     try:
         # A status check that finds no trace of the last attempt frees the way for one new attempt.
         for _ in range(2):
-            message, in_flight = _password_claim(notification_id)
+            message, in_flight, gateway = _password_claim(notification_id, gateways)
             if message is None:
                 return None
+            backend = sms.get_backend(gateway)
             if in_flight:
                 try:
                     outcome = backend.status(message)
                 except SmsError as error:
-                    return _record_failure(notification_id, error, status=Delivery.SENDING)
+                    return _record_failure(
+                        notification_id, error, status=Delivery.SENDING, gateways=len(gateways)
+                    )
                 if outcome == sms.Outcome.ACCEPTED:
                     _password_accepted(notification_id, message.id)
                     return None
@@ -134,19 +137,30 @@ def _deliver_password(notification_id):
                 backend.send(message)
             except SmsError as error:
                 if error.unclear:
-                    return _record_failure(notification_id, error, status=Delivery.SENDING)
+                    return _record_failure(
+                        notification_id, error, status=Delivery.SENDING, gateways=len(gateways)
+                    )
                 _password_withdraw(notification_id, message.id)
                 raise
             _password_accepted(notification_id, message.id)
             return None
         return None
     except Exception as error:
-        return _record_failure(notification_id, error)
+        return _record_failure(notification_id, error, gateways=len(gateways))
 
 
-def _password_claim(notification_id):
-    """Put a new password on the way: (the SMS to send, False); or (the SMS to ask about, True) for a
-    row whose last attempt was never settled; or (None, False) when there is nothing to do.
+def next_gateway(notification, gateways):
+    """The gateway for a new request: the primary, or, after a failure, the one after the gateway
+    that failed (the fallback after the primary, then the primary again)."""
+    if notification.last_error and notification.gateway in gateways:
+        return gateways[(gateways.index(notification.gateway) + 1) % len(gateways)]
+    return gateways[0]
+
+
+def _password_claim(notification_id, gateways):
+    """Put a new password on the way: (the SMS to send, False, its gateway); or (the SMS to ask
+    about, True, the gateway that has its id) for a row whose last attempt was never settled; or
+    (None, False, None) when there is nothing to do.
 
     One short transaction: the new hash is committed before the gateway hears of the password.
     """
@@ -159,12 +173,14 @@ def _password_claim(notification_id):
             .first()
         )
         if notification is None:
-            return None, False  # sent already, failed for good, or claimed by another worker
+            return None, False, None  # sent already, failed for good, or claimed by another worker
         if notification.status == Delivery.SENDING:
             # A second early: the retry of a row was queued with the same delay that dated it.
             if notification.next_attempt_at > now + timedelta(seconds=1):
-                return None, False  # in flight with another worker, or waiting for its retry
-            return SmsMessage(phone=notification.recipient, text="", id=notification.provider_id), True
+                return None, False, None  # in flight with another worker, or waiting for its retry
+            # Only the gateway that was given this id can say what became of it.
+            message = SmsMessage(phone=notification.recipient, text="", id=notification.provider_id)
+            return message, True, notification.gateway or gateways[0]
         login = notification.ticket.login
         account = (
             User.objects.select_for_update().filter(username=login, is_active=True, is_staff=False).first()
@@ -186,12 +202,16 @@ def _password_claim(notification_id):
         notification.gateway_requests += 1
         # Its own id for each request (SMSC takes 1 … 2147483647): the handle to ask its fate by.
         notification.provider_id = str(notification.pk * 100 + notification.gateway_requests % 100)
+        notification.gateway = next_gateway(notification, gateways)
         notification.status = Delivery.SENDING
         notification.next_attempt_at = now + in_flight_lease()
         notification.save()
-    return SmsMessage(
-        phone=notification.recipient, text=password_sms_text(login, password), id=notification.provider_id
-    ), False
+    text = password_sms_text(login, password)
+    return (
+        SmsMessage(phone=notification.recipient, text=text, id=notification.provider_id),
+        False,
+        notification.gateway,
+    )
 
 
 # One billed segment: any Cyrillic letter makes the whole SMS UCS-2, 70 characters a segment.
@@ -251,7 +271,20 @@ def _password_withdraw(notification_id, message_id):
         notification.save(update_fields=["issued_password_hash", "status"])
 
 
-def _record_failure(notification_id, error, *, status=Delivery.PENDING):
+def sms_backoff(attempts, gateways):
+    """Seconds before the next attempt of an SMS after ``attempts`` failures, with ``gateways`` to try.
+
+    With a fallback, the first failures are retried at once through the other gateway (a short pause
+    lets a dropped connection or a rate limit pass): three errors in a row cost the requester
+    seconds; only then do retries back off as with one gateway.
+    """
+    quick = settings.SMS_FALLBACK_QUICK if gateways > 1 else 0
+    if attempts <= quick:
+        return settings.SMS_FALLBACK_DELAY
+    return backoff(attempts - quick)
+
+
+def _record_failure(notification_id, error, *, status=Delivery.PENDING, gateways=1):
     """Count a failed attempt of a row in ``status``, which it keeps until it is given up.
 
     A row still SENDING (the gateway may have the SMS) keeps the new password when given up: if the
@@ -271,7 +304,7 @@ def _record_failure(notification_id, error, *, status=Delivery.PENDING):
         notification.attempts += 1
         notification.last_error = message
         give_up = permanent or notification.attempts >= MAX_ATTEMPTS
-        delay = None if give_up else backoff(notification.attempts)
+        delay = None if give_up else sms_backoff(notification.attempts, gateways)
         notification.status = Delivery.FAILED if give_up else status
         notification.next_attempt_at = timezone.now() + timedelta(seconds=delay or 0)
         notification.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])

@@ -388,3 +388,18 @@ def attachment_previews_queue(*, ticket):
                 render_preview.delay(attachment.pk)
             except Exception:  # a broker that is down: the page still answers, a later view queues again
                 log.warning("Could not queue the preview of attachment %s", attachment.pk, exc_info=True)
+
+
+def ticket_due_extend(*, ticket, paused_from, paused_until):
+    """Move the deadline on by the working time between ``paused_from`` and ``paused_until``: the time
+    a request waited for its requester («Ожидает ответа заявителя») does not count against the desk.
+    """
+    from . import workdays
+
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if ticket.due_at is not None:
+            paused = workdays.working_time_between(paused_from, paused_until)
+            ticket.due_at = workdays.add_working_time(ticket.due_at, paused)
+            ticket.save(update_fields=["due_at", "updated_at"])
+    return ticket

@@ -1,5 +1,9 @@
 """Outgoing SMS: one backend class per channel, chosen by ``settings.SMS_BACKEND``.
 
+``SMS_BACKEND`` names one gateway, or a primary and a fallback separated by a comma
+(``smsc,myproject.sms.Other``): after a failure on one gateway the outbox's next attempt goes
+through the other (``helpdesk.outbox``).
+
 Usage::
 
     from helpdesk.sms import SmsError, SmsMessage, get_backend
@@ -116,9 +120,15 @@ def in_russian(text):
     return body
 
 
-def get_backend() -> BaseBackend:
-    """An instance of the backend that ``settings.SMS_BACKEND`` names, read at call time."""
-    name = settings.SMS_BACKEND
+def backend_names() -> list[str]:
+    """The gateways ``settings.SMS_BACKEND`` names, primary first, read at call time."""
+    return [name.strip() for name in settings.SMS_BACKEND.split(",") if name.strip()] or ["file"]
+
+
+def get_backend(name=None) -> BaseBackend:
+    """An instance of the backend called ``name`` (a short name or a dotted path); by default the
+    primary gateway of ``settings.SMS_BACKEND``."""
+    name = name or backend_names()[0]
     path = BACKENDS.get(name, name)
     try:
         cls = import_string(path)

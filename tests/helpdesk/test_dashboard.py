@@ -78,6 +78,16 @@ def test_dashboard_shows_the_median_time_to_close_this_week(op, desk, operator, 
     assert "на прошлой: <strong>—</strong>" in medians
 
 
+def test_dashboard_counts_the_overdue_but_not_those_waiting_for_the_requester(op, desk):
+    late = Ticket.objects.filter(status=Status.NEW).order_by("pk")
+    Ticket.objects.filter(pk=late[0].pk).update(due_at=timezone.now() - timedelta(hours=1))
+    Ticket.objects.filter(pk=late[1].pk).update(
+        status=Status.WAITING, due_at=timezone.now() - timedelta(hours=1)
+    )
+    html = op.get(DASHBOARD_URL).content.decode()
+    assert "Просрочено сейчас: 1<" in html
+
+
 def test_dashboard_takes_at_most_ten_queries(op, desk, django_assert_max_num_queries):
     with django_assert_max_num_queries(10):
         assert op.get(DASHBOARD_URL).status_code == 200
