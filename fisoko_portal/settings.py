@@ -183,7 +183,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "helpdesk.tasks.clear_expired_sessions",
         "schedule": crontab(hour=4, minute=0),  # daily, Moscow time
     },
+    "poll-mailbox": {
+        "task": "helpdesk.tasks.poll_mailbox",  # does nothing while IMAP_URL is unset
+        "schedule": env.float("IMAP_POLL_SECONDS", default=60.0),
+    },
 }
+# Email in (helpdesk/mailbox.py): the support mailbox, imaps://user:password@host:993/INBOX (or
+# imap:// on loopback); unset: no letters are read.
+IMAP_URL = env.str("IMAP_URL", default="")
+# A server that is down or stuck must not hold a worker.
+IMAP_TIMEOUT = env.float("IMAP_TIMEOUT", default=10.0)
+IMAP_BATCH = env.int("IMAP_BATCH", default=200)  # letters a poll takes at most
+# A larger letter is not downloaded: its request says so, and the letter stays in the mailbox.
+IMAP_MAX_LETTER_BYTES = env.int("IMAP_MAX_LETTER_BYTES", default=60 * 1024 * 1024)
 OUTBOX_SWEEP_GRACE = env.int("OUTBOX_SWEEP_GRACE", default=60)
 # Closed requests lose their personal data and attachments after this many days.
 PERSONAL_DATA_RETENTION_DAYS = env.int("PERSONAL_DATA_RETENTION_DAYS", default=90)

@@ -45,6 +45,12 @@ class Status(models.TextChoices):
     REJECTED = "rejected", "Отклонена"
 
 
+class TicketKind(models.TextChoices):
+    PASSWORD = "password", "Замена пароля"
+    # A letter to the support mailbox that is not a reply to a request: answered, never a password.
+    QUESTION = "question", "Вопрос"
+
+
 # No 0/O, 1/I/L: a number is read out over the phone and typed by hand.
 NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
@@ -68,11 +74,15 @@ class Ticket(models.Model):
 
     number = models.CharField("номер", max_length=9, unique=True, default=new_ticket_number, editable=False)
     status = models.CharField("статус", max_length=20, choices=Status.choices, default=Status.NEW)
+    kind = models.CharField("вид", max_length=10, choices=TicketKind.choices, default=TicketKind.PASSWORD)
     organization_name = models.CharField("наименование организации", max_length=500)
     information_system = models.CharField(
         "информационная система", max_length=20, choices=InformationSystem.choices
     )
-    region = models.ForeignKey("accounts.Region", models.PROTECT, verbose_name="субъект РФ")
+    # None only for a request that came by email («Вопрос»): a letter names no region.
+    region = models.ForeignKey(
+        "accounts.Region", models.PROTECT, null=True, blank=True, verbose_name="субъект РФ"
+    )
     phone = models.CharField("телефон", max_length=16)
     email = models.EmailField("e-mail")
     organization_type = models.CharField(
@@ -203,6 +213,15 @@ class Preview(models.TextChoices):
 
 class Attachment(models.Model):
     ticket = models.ForeignKey(Ticket, models.CASCADE, related_name="attachments", verbose_name="заявка")
+    # The letter it came with, for a file that came by email.
+    message = models.ForeignKey(
+        "TicketMessage",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="attachments",
+        verbose_name="письмо",
+    )
     file = models.FileField("файл", upload_to=attachment_path, max_length=200)
     original_name = models.CharField("имя файла", max_length=255)
     size = models.PositiveBigIntegerField("размер, байт")
@@ -265,6 +284,33 @@ class Attachment(models.Model):
         if not updated and name:
             storage.delete(name)
         self.refresh_from_db(fields=["preview", "preview_status"])
+
+
+class Direction(models.TextChoices):
+    IN = "in", "Входящее"
+    OUT = "out", "Исходящее"
+
+
+class TicketMessage(models.Model):
+    """One letter of a request's conversation: from the requester (by email) or to them."""
+
+    ticket = models.ForeignKey(Ticket, models.CASCADE, related_name="messages", verbose_name="заявка")
+    direction = models.CharField("направление", max_length=3, choices=Direction.choices)
+    # The letter's Message-ID (or, for a letter without one, a hash of its bytes): a letter read twice
+    # from the mailbox, by a poller killed before it could mark it taken, is recognized, not doubled.
+    message_id = models.CharField("Message-ID", max_length=998, unique=True, null=True, blank=True)
+    sender = models.CharField("от", max_length=254, blank=True)
+    subject = models.CharField("тема", max_length=500, blank=True)
+    body = models.TextField("текст", blank=True)
+    created_at = models.DateTimeField("когда", auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = "сообщение"
+        verbose_name_plural = "переписка"
+
+    def __str__(self):
+        return f"{self.get_direction_display()}: {self.subject or '(без темы)'}"
 
 
 class AttachmentDownload(models.Model):

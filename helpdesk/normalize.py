@@ -29,6 +29,21 @@ def ticket_number(text):
     return f"{raw[:4]}-{raw[4:]}"
 
 
+# Eight characters of letters and digits in two fours, split by a space or a dash at most: the shapes
+# ticket_number() takes, found inside a subject line («Re: Заявка № ABCE-HK23 — ответ»).
+_NUMBER_IN_TEXT = re.compile(r"(?<!\w)(\w{4}[ \-\u2010-\u2014]?\w{4})(?!\w)")
+
+
+def ticket_numbers_in(text):
+    """The request numbers («XXXX-XXXX») that a text, a letter's subject, carries, in order."""
+    found = []
+    for match in _NUMBER_IN_TEXT.finditer(text or ""):
+        number = ticket_number(match.group(1))
+        if number and number not in found:
+            found.append(number)
+    return found
+
+
 def parse_phone(text):
     """The phonenumbers object of a valid Russian number, else None (a 10-digit number is taken as
     one without +7, an 11-digit one starting with 8 as the domestic form)."""

@@ -28,6 +28,7 @@ from .models import (
     Status,
     Ticket,
     TicketEvent,
+    TicketKind,
     new_ticket_number,
 )
 from .tasks import deliver_notification, render_preview
@@ -169,6 +170,11 @@ def password_issue(*, ticket, by):
     """
     with transaction.atomic():
         ticket = _lock_open(ticket)
+        if ticket.kind == TicketKind.QUESTION:
+            raise ServiceError(
+                f"Заявка № {ticket.number} — вопрос, полученный по e-mail, а не заявка на замену пароля: "
+                "пароль по ней не выдаётся. Ответьте заявителю или попросите подать заявку через форму."
+            )
         account = _lock_account_for_password(ticket)
         _record(ticket, by, Status.SENDING, f"Новый пароль отправляется по SMS на {ticket.phone}")
         if ticket.assignee_id is None:

@@ -48,3 +48,11 @@ def render_preview(attachment_id):
     attachment = Attachment.objects.filter(pk=attachment_id).first()
     if attachment is not None:  # purged meanwhile: nothing to show
         attachment.render_preview()
+
+
+@shared_task
+def poll_mailbox():
+    """Beat: take the letters waiting in the support mailbox (IMAP_URL; off when unset)."""
+    from . import mailbox
+
+    return mailbox.poll()
