@@ -302,6 +302,15 @@ class TicketMessage(models.Model):
     sender = models.CharField("от", max_length=254, blank=True)
     subject = models.CharField("тема", max_length=500, blank=True)
     body = models.TextField("текст", blank=True)
+    # The operator who wrote an outgoing message (a clarification, a reply); none for the requester's.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="автор",
+    )
     created_at = models.DateTimeField("когда", auto_now_add=True)
 
     class Meta:
@@ -387,6 +396,10 @@ class Notification(models.Model):
     kind = models.CharField("вид", max_length=20, choices=Kind.choices)
     recipient = models.CharField("получатель", max_length=254)
     status = models.CharField("состояние", max_length=10, choices=Delivery.choices, default=Delivery.PENDING)
+    # The operator's message an email carries (a clarification, a reply): the text it quotes.
+    message = models.ForeignKey(
+        "TicketMessage", models.CASCADE, null=True, blank=True, related_name="+", verbose_name="сообщение"
+    )
     attempts = models.PositiveIntegerField("попыток", default=0)
     last_error = models.TextField("последняя ошибка", blank=True)
     provider_id = models.CharField("идентификатор у провайдера", max_length=100, blank=True)
