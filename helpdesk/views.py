@@ -200,7 +200,9 @@ def reply(request, token):
 
 def _reply_page(request, context, status):
     response = render(request, "helpdesk/reply.html", {**wording.desk_context(), **context}, status=status)
-    # The link is the key: kept out of caches and out of the Referer of any link followed from here.
+    # The link is the key: kept out of caches and out of the Referer of any link to another site
+    # ("same-origin", not "no-referrer": the browser would then send «Origin: null» with the form, and
+    # the CSRF check would refuse it).
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     return response

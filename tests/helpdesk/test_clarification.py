@@ -94,6 +94,7 @@ def test_the_link_shows_what_was_asked_and_takes_files_and_a_comment(client, ask
     url = link_in(mailoutbox[-1])
     page = client.get(url)
     assert page.status_code == 200 and page["Cache-Control"] == "no-store"
+    assert page["Referrer-Policy"] == "same-origin"  # the link goes to no other site in a Referer
     html = page.content.decode()
     assert ASKED in html and asked.number in html
     assert TICKET_DATA["person_name"] not in html and TICKET_DATA["phone"] not in html
