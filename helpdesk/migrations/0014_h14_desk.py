@@ -24,6 +24,24 @@ def closed_at_from_events(apps, schema_editor):
     )
 
 
+def operators_keep_reply_templates(apps, schema_editor):
+    """The operators' group keeps «Шаблоны ответов» (view, add, change; deleting is an admin's)."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():  # permissions are otherwise made after all migrations
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    Permission = apps.get_model("auth", "Permission")
+    group, _ = apps.get_model("auth", "Group").objects.get_or_create(name="Операторы техподдержки")
+    group.permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="helpdesk",
+            codename__in=["view_replytemplate", "add_replytemplate", "change_replytemplate"],
+        )
+    )
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -102,4 +120,5 @@ class Migration(migrations.Migration):
             index=models.Index(condition=models.Q(('status', 'waiting')), fields=['waiting_since'], name='ticket_waiting'),
         ),
         migrations.RunPython(closed_at_from_events, migrations.RunPython.noop),
+        migrations.RunPython(operators_keep_reply_templates, migrations.RunPython.noop),
     ]

@@ -311,6 +311,11 @@ def test_canned_replies_are_kept_in_the_admin_and_refuse_unknown_placeholders(ad
     assert response.status_code == 302 and ReplyTemplate.objects.get().title == "Отказ"
 
 
+def test_operators_keep_canned_replies(op):
+    page = op.get("/admin/helpdesk/replytemplate/add/")
+    assert page.status_code == 200 and "{номер}" in page.content.decode()
+
+
 def test_rejection_page_offers_the_rejection_templates_only(op, file_ticket, canned):
     ReplyTemplate.objects.create(title="Нет печати", purpose=Purpose.REJECTION, text="Нет печати.")
     page = op.get(change_url(file_ticket(), "reject")).content.decode()
