@@ -74,7 +74,14 @@ class Ticket(models.Model):
 
     number = models.CharField("номер", max_length=9, unique=True, default=new_ticket_number, editable=False)
     status = models.CharField("статус", max_length=20, choices=Status.choices, default=Status.NEW)
-    kind = models.CharField("вид", max_length=10, choices=TicketKind.choices, default=TicketKind.PASSWORD)
+    # The database default lets rows be written without the ORM (seed_scale's COPY).
+    kind = models.CharField(
+        "вид",
+        max_length=10,
+        choices=TicketKind.choices,
+        default=TicketKind.PASSWORD,
+        db_default=TicketKind.PASSWORD,
+    )
     organization_name = models.CharField("наименование организации", max_length=500)
     information_system = models.CharField(
         "информационная система", max_length=20, choices=InformationSystem.choices
