@@ -175,6 +175,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "directory.tasks.purge_credentials",
         "schedule": 300.0,  # an undownloaded credentials file lives CREDENTIALS_FILE_SECONDS at most
     },
+    "close-unanswered": {
+        "task": "helpdesk.tasks.close_unanswered",
+        "schedule": crontab(minute=40),  # hourly: a request closes within the hour its wait ends
+    },
     "clear-expired-sessions": {
         "task": "helpdesk.tasks.clear_expired_sessions",
         "schedule": crontab(hour=4, minute=0),  # daily, Moscow time
@@ -415,6 +419,13 @@ HELPDESK_LETTER_RATE = (env.int("HELPDESK_LETTER_LIMIT", default=60), 3600)  # e
 HELPDESK_EMAIL_PER_ADDRESS_DAY = env.int("HELPDESK_EMAIL_PER_ADDRESS_DAY", default=10)
 # The answer time the desk promises on its pages and in the confirmation, in working days.
 HELPDESK_ANSWER_DAYS = env.int("HELPDESK_ANSWER_DAYS", default=1)
+# «Запросить уточнение»: a request waiting for its requester closes by itself after this many working
+# days without an answer (the beat task below); the private link in the email works this many days
+# (calendar days: it must outlive the wait, holidays included), and never once the request is closed.
+HELPDESK_WAIT_DAYS = env.int("HELPDESK_WAIT_DAYS", default=5)
+HELPDESK_REPLY_LINK_DAYS = env.int("HELPDESK_REPLY_LINK_DAYS", default=30)
+# Answers through a private link per client address: each may carry 40 MB.
+HELPDESK_REPLY_RATE = (env.int("HELPDESK_REPLY_LIMIT", default=30), 3600)
 
 # LOG_JSON=1: one JSON object a line (requests, Celery tasks, everything else), for a log
 # collector. Either way the formatter masks emails, phone numbers and passwords in every line.

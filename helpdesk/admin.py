@@ -1,6 +1,8 @@
 import re
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import SEARCH_VAR
@@ -20,7 +22,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.logins import parse_login
 
-from . import normalize, outbox, selectors, services, sms
+from . import dashboard, normalize, outbox, replies, selectors, services, sms, spreadsheet
 from .admin_deadline import OverdueFilter, due_column
 from .models import (
     NOT_CLOSED_STATUSES,
@@ -31,6 +33,8 @@ from .models import (
     Delivery,
     Notification,
     Preview,
+    Purpose,
+    ReplyTemplate,
     Status,
     Ticket,
     TicketEvent,
@@ -42,6 +46,7 @@ STATUS_COLOURS = {
     Status.NEW: "#0b5ed7",
     Status.IN_PROGRESS: "#7a5c00",
     Status.SENDING: "#495057",
+    Status.WAITING: "#6f42c1",
     Status.DONE: "#146c43",
     Status.REJECTED: "#b02a37",
 }
@@ -277,6 +282,32 @@ class NotificationInline(admin.TabularInline):
         )
 
 
+# What each page that writes to the requester says (admin/helpdesk/ticket/compose.html).
+COMPOSE = {
+    Purpose.REJECTION: {
+        "step": "Отклонить",
+        "label": "Причина отклонения (будет отправлена заявителю по e-mail):",
+        "button": "Отклонить заявку",
+        "empty": "Укажите причину отклонения.",
+    },
+    Purpose.CLARIFICATION: {
+        "step": "Запросить уточнение",
+        "label": (
+            "Что нужно уточнить (уйдёт заявителю по e-mail со ссылкой, по которой он приложит файлы и "
+            "напишет комментарий):"
+        ),
+        "button": "Запросить уточнение",
+        "empty": "Напишите, что нужно уточнить: этот текст получит заявитель.",
+    },
+    Purpose.REPLY: {
+        "step": "Ответить по e-mail",
+        "label": "Ответ заявителю (уйдёт по e-mail; статус заявки не меняется):",
+        "button": "Отправить ответ",
+        "empty": "Напишите текст ответа.",
+    },
+}
+
+
 def _password_issued_message(ticket):
     if ticket.status == Status.DONE:
         return f"Заявка № {ticket.number} выполнена: новый пароль отправлен по SMS, ответ — на e-mail."
@@ -322,7 +353,8 @@ class TicketAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     list_per_page = 50
     date_hierarchy = None
-    inlines = [AttachmentInline, EventInline, NotificationInline, DownloadInline]
+    # The events are shown with the messages, in one timeline (change_form.html), not as an inline.
+    inlines = [AttachmentInline, NotificationInline, DownloadInline]
     change_form_template = "admin/helpdesk/ticket/change_form.html"
     fieldsets = [
         (
@@ -420,12 +452,16 @@ class TicketAdmin(admin.ModelAdmin):
 
     @admin.display(description="статус", ordering="status")
     def status_badge(self, ticket):
-        return format_html(
+        badge = format_html(
             '<span style="color:#fff;background:{};padding:2px 8px;border-radius:10px;'
             'white-space:nowrap">{}</span>',
             STATUS_COLOURS[ticket.status],
             ticket.get_status_display(),
         )
+        if ticket.answered and ticket.is_open:
+            # Back from «Ожидает ответа заявителя»: the requester's answer is waiting to be read.
+            return format_html('{} <strong class="ticket-answered">ответ получен</strong>', badge)
+        return badge
 
     @admin.display(description="SMS", ordering="password_sms_failed")
     def sms_failed(self, ticket):
@@ -455,6 +491,12 @@ class TicketAdmin(admin.ModelAdmin):
     def get_urls(self):
         own = [
             path(
+                "dashboard/",
+                self.admin_site.admin_view(self.dashboard_view),
+                name="helpdesk_ticket_dashboard",
+            ),
+            path("export.xlsx", self.admin_site.admin_view(self.export_view), name="helpdesk_ticket_export"),
+            path(
                 "take-next/",
                 self.admin_site.admin_view(self.take_next_view),
                 name="helpdesk_ticket_take_next",
@@ -476,6 +518,16 @@ class TicketAdmin(admin.ModelAdmin):
                 name="helpdesk_ticket_email",
             ),
             path(
+                "<int:pk>/clarify/",
+                self.admin_site.admin_view(self.clarify_view),
+                name="helpdesk_ticket_clarify",
+            ),
+            path(
+                "<int:pk>/reply/",
+                self.admin_site.admin_view(self.reply_view),
+                name="helpdesk_ticket_reply",
+            ),
+            path(
                 "<int:pk>/reject/",
                 self.admin_site.admin_view(self.reject_view),
                 name="helpdesk_ticket_reject",
@@ -491,6 +543,34 @@ class TicketAdmin(admin.ModelAdmin):
         ]
         return own + super().get_urls()
 
+    def dashboard_view(self, request):
+        """«Сводка»: the desk's load at a glance (helpdesk/dashboard.py), for staff who may see requests."""
+        if not self.has_view_permission(request):
+            raise Http404
+        board = dashboard.desk_dashboard()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "board": board,
+            "median_this_week": dashboard.duration_text(board.median_this_week),
+            "median_last_week": dashboard.duration_text(board.median_last_week),
+            "list_url": reverse("admin:helpdesk_ticket_changelist"),
+            "title": "Сводка службы поддержки",
+        }
+        return render(request, "admin/helpdesk/ticket/dashboard.html", context)
+
+    def export_view(self, request):
+        """The list as .xlsx: the same filters and search as the list page it was asked from."""
+        if not self.has_view_permission(request):
+            raise Http404
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            messages.error(request, "Фильтры списка заданы неверно: выгрузка не сделана.")
+            return redirect("admin:helpdesk_ticket_changelist")
+        filename = f"zayavki-{timezone.localtime():%Y-%m-%d-%H%M}.xlsx"
+        return _private(spreadsheet.tickets_xlsx(changelist.queryset, filename))
+
     def changelist_view(self, request, extra_context=None):
         # Mail or SMS that does not go out is what operators hear about first: the line says so.
         queued, failed = outbox.backlog(COUNT_CAP)
@@ -503,6 +583,8 @@ class TicketAdmin(admin.ModelAdmin):
             "outbox_queued_url": f"{notifications}?status__in={Delivery.PENDING},{Delivery.FAILED}",
             "outbox_failed_url": f"{notifications}?status__exact={Delivery.FAILED}",
             "may_take_next": request.user.has_perm("helpdesk.change_ticket"),
+            "export_url": f"{reverse('admin:helpdesk_ticket_export')}?{request.GET.urlencode()}",
+            "dashboard_url": reverse("admin:helpdesk_ticket_dashboard"),
         }
         return super().changelist_view(request, extra_context)
 
@@ -519,7 +601,10 @@ class TicketAdmin(admin.ModelAdmin):
             "mine": ticket.assignee_id == request.user.pk and ticket.status == Status.IN_PROGRESS,
             "other_open": list(services.other_open_tickets(ticket)[:10]),
             "failed_notifications": ticket.notifications.filter(status=Delivery.FAILED),
-            "may_act": request.user.has_perm("helpdesk.change_ticket") and ticket.is_open,
+            "may_act": request.user.has_perm("helpdesk.change_ticket") and ticket.is_actionable,
+            "may_reply": request.user.has_perm("helpdesk.change_ticket")
+            and ticket.personal_data_removed_at is None,
+            "thread": _thread(ticket),
             "may_take_next": request.user.has_perm("helpdesk.change_ticket"),
             # Everything on the page is read-only evidence; changes go through the action buttons.
             "show_save": False,
@@ -621,29 +706,65 @@ class TicketAdmin(admin.ModelAdmin):
         )
 
     def reject_view(self, request, pk):
+        return self._compose(
+            request,
+            pk,
+            Purpose.REJECTION,
+            services.ticket_reject,
+            "Заявка № {number} отклонена.",
+            field="reason",
+            then_next=True,
+        )
+
+    def clarify_view(self, request, pk):
+        return self._compose(
+            request,
+            pk,
+            Purpose.CLARIFICATION,
+            services.ticket_clarify,
+            "Заявка № {number}: уточнение запрошено, заявка ждёт ответа заявителя.",
+            then_next=True,
+        )
+
+    def reply_view(self, request, pk):
+        return self._compose(
+            request, pk, Purpose.REPLY, services.ticket_reply, "Ответ по заявке № {number} отправлен."
+        )
+
+    def _compose(self, request, pk, purpose, action, success, *, field="text", then_next=False):
+        """A page with a text for the requester: a canned reply may be picked (?template=…) and is
+        filled in for this request, the operator edits it and sends it (POST)."""
         if not request.user.has_perm("helpdesk.change_ticket"):
             raise Http404
         ticket = get_object_or_404(Ticket, pk=pk)
+        text = ""
         if request.method == "POST":
-            reason = request.POST.get("reason", "")
-            if reason.strip():
-                return self._act(
-                    request,
-                    pk,
-                    services.ticket_reject,
-                    "Заявка № {number} отклонена.",
-                    then_next=True,
-                    reason=reason,
-                )
-            messages.error(request, "Укажите причину отклонения.")
+            text = request.POST.get(field, "")
+            if text.strip():
+                return self._act(request, pk, action, success, then_next=then_next, **{field: text})
+            messages.error(request, COMPOSE[purpose]["empty"])
+        templates = ReplyTemplate.objects.filter(purpose=purpose, is_active=True)
+        chosen = (
+            templates.filter(pk=request.GET.get("template")).first()
+            if request.GET.get("template", "").isdigit()
+            else None
+        )
+        if chosen is not None:
+            text = replies.fill(chosen.text, ticket)
         context = {
             **self.admin_site.each_context(request),
+            **COMPOSE[purpose],
             "ticket": ticket,
+            "field": field,
+            "text": text,
+            "templates": templates,
+            "chosen": chosen,
             "opts": self.model._meta,
             "preserved_filters": self.get_preserved_filters(request),
-            "title": f"Отклонить заявку № {ticket.number}",
+            "changelist_filters": request.GET.get("_changelist_filters", ""),
+            "title": f"{COMPOSE[purpose]['step']}: заявка № {ticket.number}",
         }
-        return render(request, "admin/helpdesk/ticket/reject.html", context)
+        return render(request, "admin/helpdesk/ticket/compose.html", context)
 
     @method_decorator(require_POST)
     def resend_view(self, request, pk):
@@ -690,12 +811,50 @@ class TicketAdmin(admin.ModelAdmin):
         return _private(HttpResponse(png, content_type="image/png"))
 
 
+def _thread(ticket):
+    """The conversation and the events in the order they happened: (when, "message"|"event", row)."""
+    messages_ = ticket.messages.select_related("author").prefetch_related("attachments")
+    events = ticket.events.select_related("actor")
+    rows = [(m.created_at, "message", m) for m in messages_] + [(e.created_at, "event", e) for e in events]
+    return sorted(rows, key=lambda row: (row[0], row[1] == "message"))
+
+
 def _private(response):
     # A scan or its picture stays in no cache, the browser's included: a shared school or office
     # computer must not keep it once the operator has logged out.
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store"
     return response
+
+
+class ReplyTemplateForm(forms.ModelForm):
+    class Meta:
+        model = ReplyTemplate
+        fields = ["title", "purpose", "text", "is_active"]
+        help_texts = {
+            "text": "Подстановки: "
+            + "; ".join(f"{key} — {meaning}" for key, meaning in replies.PLACEHOLDERS.items())
+            + ". Оператор видит заполненный текст и может исправить его перед отправкой."
+        }
+
+    def clean_text(self):
+        text = self.cleaned_data["text"]
+        unknown = replies.unknown_placeholders(text)
+        if unknown:
+            raise forms.ValidationError(
+                f"Неизвестные подстановки: {', '.join(unknown)}. Можно: {', '.join(replies.PLACEHOLDERS)}."
+            )
+        return text
+
+
+@admin.register(ReplyTemplate)
+class ReplyTemplateAdmin(admin.ModelAdmin):
+    """«Шаблоны ответов»: staff keep them; operators pick one on the clarification, rejection, reply pages."""
+
+    form = ReplyTemplateForm
+    list_display = ["title", "purpose", "is_active"]
+    list_filter = ["purpose", "is_active"]
+    search_fields = ["title", "text"]
 
 
 @admin.register(Notification)

@@ -2,8 +2,8 @@
 
 No email ever carries a password: it goes by SMS only. Nobody has verified the address a request
 names, so mail quotes nothing a stranger typed (organization, names, description), only what the form
-checked the shape of: the number, the login and the phone. The rejection reason is quoted: an
-operator wrote it.
+checked the shape of: the number, the login and the phone. The rejection reason, a clarification and a
+reply are quoted: an operator wrote them.
 
 Every email links to the status page (the number filled in), to /apply/ and to the login page, on
 SITE_URL; nobody reads the sender's mailbox, so replies go (Reply-To) to SUPPORT_EMAIL.
@@ -18,8 +18,9 @@ from . import normalize, wording
 from .models import Kind
 
 
-def _send(template, subject, ticket):
+def _send(template, subject, ticket, **extra):
     context = {
+        **extra,
         **wording.desk_context(),
         "ticket": ticket,
         "phone": normalize.phone_display(ticket.phone),
@@ -49,5 +50,27 @@ def ticket_rejected(ticket):
     _send("ticket_rejected", f"Заявка № {ticket.number} отклонена", ticket)
 
 
-def send_for(kind, ticket):
+def ticket_clarification(ticket, message):
+    """«Запросить уточнение»: the operator's text (the desk's own words) and the private link."""
+    from .links import reply_url
+
+    _send(
+        "ticket_clarification",
+        f"Заявка № {ticket.number}: нужно уточнение",
+        ticket,
+        message=message,
+        reply_url=reply_url(ticket),
+        link_days=settings.HELPDESK_REPLY_LINK_DAYS,
+    )
+
+
+def ticket_reply(ticket, message):
+    _send("ticket_reply", f"Заявка № {ticket.number}: ответ службы поддержки", ticket, message=message)
+
+
+def send_for(kind, ticket, message=None):
+    if kind == Kind.CLARIFICATION:
+        return ticket_clarification(ticket, message)
+    if kind == Kind.REPLY:
+        return ticket_reply(ticket, message)
     {Kind.RECEIVED: ticket_received, Kind.DONE: ticket_done, Kind.REJECTED: ticket_rejected}[kind](ticket)

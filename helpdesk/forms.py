@@ -77,6 +77,23 @@ def clean_russian_mobile(raw):
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def checked_uploads(files):
+    """(uploaded file, clean name, detected type) for each file, or the first refusal: the 40 MB in
+    sum, then each file's name, content and (when on) antivirus check. /apply/ and the answer to a
+    clarification take files through this one gate."""
+    total = sum(f.size for f in files)
+    if total > MAX_TOTAL_BYTES:
+        raise forms.ValidationError(TOO_BIG.format(size=filesizeformat(total)))
+    checked = []
+    for uploaded in files:
+        try:
+            name, content_type = check_file(uploaded)
+        except UploadError as error:
+            raise forms.ValidationError(str(error)) from error
+        checked.append((uploaded, name, content_type))
+    return checked
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
@@ -186,18 +203,7 @@ class ApplyForm(forms.ModelForm):
         return clean_russian_mobile(self.cleaned_data["phone"])
 
     def clean_attachments(self):
-        files = self.cleaned_data["attachments"]
-        total = sum(f.size for f in files)
-        if total > MAX_TOTAL_BYTES:
-            raise forms.ValidationError(TOO_BIG.format(size=filesizeformat(total)))
-        checked = []
-        for uploaded in files:
-            try:
-                name, content_type = check_file(uploaded)
-            except UploadError as error:
-                raise forms.ValidationError(str(error)) from error
-            checked.append((uploaded, name, content_type))
-        return checked
+        return checked_uploads(self.cleaned_data["attachments"])
 
     def clean_website(self):
         if self.cleaned_data["website"]:
@@ -243,3 +249,28 @@ class StatusForm(forms.Form):
         # that cannot be a number is looked up as typed and simply not found.
         typed = self.cleaned_data["number"]
         return normalize.ticket_number(typed) or typed.strip().upper()
+
+
+class ReplyForm(forms.Form):
+    """The requester's answer to a clarification, through the private link: files and a comment."""
+
+    attachments = MultipleFileField(
+        label="Файлы",
+        required=False,
+        help_text=(
+            f"Например, разборчивый скан письма. Не более 40 МБ в сумме: {', '.join(ALLOWED_EXTENSIONS)}."
+        ),
+        widget=MultipleFileInput(attrs={"accept": ",".join(f".{e}" for e in ALLOWED_EXTENSIONS)}),
+    )
+    comment = forms.CharField(
+        label="Комментарий", required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+    def clean_attachments(self):
+        return checked_uploads(self.cleaned_data["attachments"])
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and not cleaned.get("attachments") and not cleaned.get("comment", "").strip():
+            raise forms.ValidationError("Приложите файл или напишите комментарий.")
+        return cleaned

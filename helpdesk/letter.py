@@ -85,27 +85,37 @@ def _paragraphs(variant, *, login, reason, organization, head, person, email, ph
     """The letter as (kind, content) pairs, in order; the renderers decide how each kind looks."""
     yield "letterhead", LETTERHEADS[variant]
     yield "addressee", ADDRESSEE
-    yield "request", [
-        (REQUEST, "text"),
-        *_value_or_blank(login, "указать логин, используемый для входа в личный кабинет ФИС ОКО"),
-        (" в связи с ", "text"),
-        *_value_or_blank(reason, "указать причину замены пароля"),
-        (".", "text"),
-    ]
-    yield "field", _Field(
-        "Полное наименование организации:", organization, "указать полное наименование организации"
+    yield (
+        "request",
+        [
+            (REQUEST, "text"),
+            *_value_or_blank(login, "указать логин, используемый для входа в личный кабинет ФИС ОКО"),
+            (" в связи с ", "text"),
+            *_value_or_blank(reason, "указать причину замены пароля"),
+            (".", "text"),
+        ],
+    )
+    yield (
+        "field",
+        _Field("Полное наименование организации:", organization, "указать полное наименование организации"),
     )
     yield "field", _Field("Руководитель организации:", head, "указать ФИО руководителя организации")
     yield "field", _Field(PERSON_LABELS[variant], person, "указать фамилию, имя и отчество полностью")
-    yield "field", _Field(
-        "Адрес электронной почты для получения пароля:",
-        email,
-        "указать адрес электронной почты для отправки ответа на заявку",
+    yield (
+        "field",
+        _Field(
+            "Адрес электронной почты для получения пароля:",
+            email,
+            "указать адрес электронной почты для отправки ответа на заявку",
+        ),
     )
-    yield "field", _Field(
-        "Номер телефона (мобильного) ответственного лица организации:",
-        phone,
-        "указать номер мобильного телефона, на который будет выслан пароль",
+    yield (
+        "field",
+        _Field(
+            "Номер телефона (мобильного) ответственного лица организации:",
+            phone,
+            "указать номер мобильного телефона, на который будет выслан пароль",
+        ),
     )
     yield "text", "Правильность предоставленных сведений подтверждаем."
     yield "signature", "Руководитель организации  " + "_" * 20 + "  Подпись  " + "_" * 20

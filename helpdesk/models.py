@@ -38,6 +38,9 @@ class Status(models.TextChoices):
     IN_PROGRESS = "in_progress", "В работе"
     # Between the operator's «Выдать новый пароль» and the SMS leaving: neither open nor done.
     SENDING = "sending", "Пароль отправляется"
+    # «Запросить уточнение»: out of the queue until the requester answers through the private link;
+    # closed by the sweep after HELPDESK_WAIT_DAYS working days without an answer.
+    WAITING = "waiting", "Ожидает ответа заявителя"
     DONE = "done", "Выполнена"
     REJECTED = "rejected", "Отклонена"
 
@@ -60,7 +63,10 @@ def new_ticket_number():
 
 OPEN_STATUSES = [Status.NEW, Status.IN_PROGRESS]
 CLOSED_STATUSES = [Status.DONE, Status.REJECTED]
-NOT_CLOSED_STATUSES = [*OPEN_STATUSES, Status.SENDING]
+NOT_CLOSED_STATUSES = [*OPEN_STATUSES, Status.WAITING, Status.SENDING]
+# What an operator may still act on: the queue, and a request waiting for its requester (who may
+# have answered by phone, or whose request can be decided without the answer).
+ACTIONABLE_STATUSES = [*OPEN_STATUSES, Status.WAITING]
 
 
 class Ticket(models.Model):
@@ -105,6 +111,13 @@ class Ticket(models.Model):
     # Set when the password SMS failed for good and the request came back to the queue; cleared when a
     # password is issued again. The list shows it, so the operator checks the phone first.
     password_sms_failed = models.BooleanField("SMS с паролем не ушло", default=False)
+    # Set when the requester answers a clarification through the private link, so the queue shows
+    # that the ball is back with the desk; cleared when the operator asks again or closes it.
+    answered = models.BooleanField("заявитель ответил", default=False)
+    # When it last went «Ожидает ответа заявителя»: the auto-close counts working days from here.
+    waiting_since = models.DateTimeField("ожидает ответа с", null=True, blank=True)
+    # Stamped by every move to «Выполнена» or «Отклонена»: the dashboard's closed-per-day and median.
+    closed_at = models.DateTimeField("закрыта", null=True, blank=True)
     # HELPDESK_ANSWER_DAYS working days from filing (helpdesk/workdays.py), set when the request is
     # saved first; time spent waiting for the requester moves it on (services.ticket_due_extend).
     due_at = models.DateTimeField("срок", null=True, blank=True)
@@ -133,6 +146,13 @@ class Ticket(models.Model):
             models.Index(fields=["status", "-created_at"], name="ticket_status_created"),
             models.Index(fields=["region", "status"], name="ticket_region_status"),
             models.Index(fields=["login"], name="ticket_login"),
+            # The dashboard's closed per day and the median time to close read recent closings only.
+            models.Index(
+                fields=["closed_at"], condition=models.Q(closed_at__isnull=False), name="ticket_closed"
+            ),
+            models.Index(
+                fields=["waiting_since"], condition=models.Q(status="waiting"), name="ticket_waiting"
+            ),
             # «Просрочена» reads open requests past their deadline: a few among a million.
             models.Index(
                 fields=["due_at"], condition=models.Q(status__in=OPEN_STATUSES), name="ticket_open_due"
@@ -156,6 +176,10 @@ class Ticket(models.Model):
     @property
     def is_open(self):
         return self.status in OPEN_STATUSES
+
+    @property
+    def is_actionable(self):
+        return self.status in ACTIONABLE_STATUSES
 
     @property
     def is_overdue(self):
@@ -285,6 +309,15 @@ class TicketMessage(models.Model):
     sender = models.CharField("от", max_length=254, blank=True)
     subject = models.CharField("тема", max_length=500, blank=True)
     body = models.TextField("текст", blank=True)
+    # The operator who wrote an outgoing message (a clarification, a reply); none for the requester's.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="автор",
+    )
     created_at = models.DateTimeField("когда", auto_now_add=True)
 
     class Meta:
@@ -350,6 +383,8 @@ class Kind(models.TextChoices):
     PASSWORD = "password", "Новый пароль (SMS)"
     DONE = "done", "Заявка выполнена"
     REJECTED = "rejected", "Заявка отклонена"
+    CLARIFICATION = "clarification", "Запрос уточнения"
+    REPLY = "reply", "Ответ оператора"
 
 
 class Delivery(models.TextChoices):
@@ -368,6 +403,10 @@ class Notification(models.Model):
     kind = models.CharField("вид", max_length=20, choices=Kind.choices)
     recipient = models.CharField("получатель", max_length=254)
     status = models.CharField("состояние", max_length=10, choices=Delivery.choices, default=Delivery.PENDING)
+    # The operator's message an email carries (a clarification, a reply): the text it quotes.
+    message = models.ForeignKey(
+        "TicketMessage", models.CASCADE, null=True, blank=True, related_name="+", verbose_name="сообщение"
+    )
     attempts = models.PositiveIntegerField("попыток", default=0)
     last_error = models.TextField("последняя ошибка", blank=True)
     provider_id = models.CharField("идентификатор у провайдера", max_length=100, blank=True)
@@ -402,3 +441,30 @@ class Notification(models.Model):
 
     def __str__(self):
         return f"{self.get_channel_display()} {self.get_kind_display()} → {self.recipient}"
+
+
+class Purpose(models.TextChoices):
+    CLARIFICATION = "clarification", "Запрос уточнения"
+    REJECTION = "rejection", "Отклонение"
+    REPLY = "reply", "Ответ по e-mail"
+
+
+class ReplyTemplate(models.Model):
+    """A canned reply («Шаблон ответа») that staff keep and operators start from.
+
+    Its placeholders ({номер}, {логин}, {организация}, {заявитель}) are filled in on the operator's
+    page, in the text the operator may still edit: what goes out is the text the operator sent.
+    """
+
+    title = models.CharField("название", max_length=200)
+    purpose = models.CharField("для чего", max_length=20, choices=Purpose.choices)
+    text = models.TextField("текст", max_length=5000)
+    is_active = models.BooleanField("используется", default=True)
+
+    class Meta:
+        ordering = ["purpose", "title"]
+        verbose_name = "шаблон ответа"
+        verbose_name_plural = "шаблоны ответов"
+
+    def __str__(self):
+        return self.title

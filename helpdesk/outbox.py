@@ -86,7 +86,7 @@ def deliver(notification_id):
 
 def _send(notification):
     if notification.channel == Channel.EMAIL:
-        emails.send_for(notification.kind, notification.ticket)
+        emails.send_for(notification.kind, notification.ticket, notification.message)
         return ""
     raise PermanentError(f"Нет текста SMS для «{notification.get_kind_display()}»")
 

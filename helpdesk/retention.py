@@ -89,7 +89,7 @@ def abandoned_purge(*, now=None) -> int:
                 TicketEvent(ticket_id=pk, from_status=status, to_status=Status.REJECTED, comment=comment)
                 for pk, status in rows
             )
-            Ticket.objects.filter(pk__in=ids).update(status=Status.REJECTED, updated_at=now)
+            Ticket.objects.filter(pk__in=ids).update(status=Status.REJECTED, closed_at=now, updated_at=now)
             transaction.on_commit(lambda files=files: _delete_files(files))
         total += len(ids)
         log.info("Abandoned requests closed: %d request(s), %d file(s) removed", len(ids), len(files))
@@ -153,8 +153,8 @@ def _due(cutoff):
     )
     return (
         Ticket.objects.filter(status__in=CLOSED_STATUSES, personal_data_removed_at__isnull=True)
-        .annotate(closed_at=Subquery(closed_at))
-        .filter(closed_at__lt=cutoff)
+        .annotate(closed_by_event=Subquery(closed_at))
+        .filter(closed_by_event__lt=cutoff)
         .order_by("pk")
     )
 

@@ -13,14 +13,17 @@ from django.utils import timezone
 from accounts.logins import parse_login
 from accounts.models import User
 
-from . import selectors, sms
+from . import selectors, sms, wording, workdays
 from .forms import clean_russian_mobile
 from .models import (
+    ACTIONABLE_STATUSES,
+    CLOSED_STATUSES,
     NOT_CLOSED_STATUSES,
     OPEN_STATUSES,
     Attachment,
     Channel,
     Delivery,
+    Direction,
     Kind,
     Notification,
     Preview,
@@ -28,6 +31,7 @@ from .models import (
     Ticket,
     TicketEvent,
     TicketKind,
+    TicketMessage,
     new_ticket_number,
 )
 from .tasks import deliver_notification, render_preview
@@ -264,7 +268,7 @@ def ticket_reject(*, ticket, by, reason):
         ticket.rejection_reason = reason
         if ticket.assignee_id is None:
             ticket.assignee = by
-        ticket.save(update_fields=["status", "rejection_reason", "assignee", "updated_at"])
+        ticket.save(update_fields=["status", "rejection_reason", "assignee", "closed_at", "updated_at"])
         _notify(ticket, Channel.EMAIL, Kind.REJECTED)
     return ticket
 
@@ -319,16 +323,20 @@ def _lock_open(ticket):
         raise ServiceError(
             f"По заявке № {ticket.number} отправляется новый пароль: дождитесь, пока SMS уйдёт."
         )
-    if not ticket.is_open:
+    if not ticket.is_actionable:
         raise ServiceError(f"Заявка № {ticket.number} уже закрыта ({ticket.get_status_display().lower()}).")
     return ticket
 
 
 def _record(ticket, by, to_status, comment):
+    if ticket.status == Status.WAITING and to_status not in (Status.WAITING, *CLOSED_STATUSES):
+        _end_wait(ticket)
     TicketEvent.objects.create(
         ticket=ticket, actor=by, from_status=ticket.status, to_status=to_status, comment=comment
     )
     ticket.status = to_status
+    # The dashboard counts closings by this stamp; callers that close save it with the status.
+    ticket.closed_at = timezone.now() if to_status in CLOSED_STATUSES else None
 
 
 def _notify(ticket, channel, kind):
@@ -344,7 +352,7 @@ def password_sent(*, ticket):
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     if ticket.status == Status.SENDING:
         _record(ticket, None, Status.DONE, f"Новый пароль отправлен по SMS на {ticket.phone}")
-        ticket.save(update_fields=["status", "updated_at"])
+        ticket.save(update_fields=["status", "closed_at", "updated_at"])
     _notify(ticket, Channel.EMAIL, Kind.DONE)
 
 
@@ -408,3 +416,177 @@ def ticket_due_extend(*, ticket, paused_from, paused_until):
             ticket.due_at = workdays.add_working_time(ticket.due_at, paused)
             ticket.save(update_fields=["due_at", "updated_at"])
     return ticket
+
+
+# The conversation (issue 16): «Запросить уточнение», the requester's answer through the private
+# link, the operator's reply by email, and the close of requests left unanswered.
+
+
+def ticket_clarify(*, ticket, by, text):
+    """«Запросить уточнение»: the request waits for its requester, who gets the text and a private link.
+
+    The deadline stops while it waits (``ticket_due_extend`` when the wait ends). Asking again while it
+    waits sends the new text and starts the wait anew.
+    """
+    text = (text or "").strip()
+    if not text:
+        raise ServiceError("Напишите, что нужно уточнить: этот текст получит заявитель.")
+    with transaction.atomic():
+        ticket = _lock_open(ticket)
+        if ticket.status == Status.WAITING:
+            _end_wait(ticket)  # the pause so far is counted; a new one begins now
+        _record(ticket, by, Status.WAITING, "Запрошено уточнение у заявителя")
+        ticket.waiting_since = timezone.now()
+        ticket.answered = False
+        if ticket.assignee_id is None:
+            ticket.assignee = by
+        ticket.save(
+            update_fields=["status", "waiting_since", "answered", "assignee", "closed_at", "updated_at"]
+        )
+        _send_message(ticket, by, Kind.CLARIFICATION, f"Заявка № {ticket.number}: нужно уточнение", text)
+    return ticket
+
+
+def ticket_reply(*, ticket, by, text):
+    """«Ответить по e-mail»: the operator's letter to the requester joins the thread; the status stays."""
+    text = (text or "").strip()
+    if not text:
+        raise ServiceError("Напишите текст ответа.")
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if ticket.personal_data_removed_at is not None:
+            raise ServiceError(f"Данные заявки № {ticket.number} удалены: ответить некому.")
+        _send_message(ticket, by, Kind.REPLY, f"Заявка № {ticket.number}: ответ службы поддержки", text)
+    return ticket
+
+
+def _send_message(ticket, by, kind, subject, text):
+    message = TicketMessage.objects.create(
+        ticket=ticket,
+        direction=Direction.OUT,
+        author=by,
+        sender=wording.sender_email(),
+        subject=subject,
+        body=text,
+    )
+    _queue(
+        Notification.objects.create(
+            ticket=ticket, channel=Channel.EMAIL, kind=kind, recipient=ticket.email, message=message
+        )
+    )
+    return message
+
+
+def ticket_answer(*, ticket_id, comment, files):
+    """The requester's answer through the private link: a message with its files joins the request.
+
+    A request that waits goes back to the operators' queue marked «заявитель ответил»; one already
+    back may get more (a forgotten file); a closed one, or one whose password is on its way, refuses.
+    ``files`` are checked as /apply/ checks them (``ReplyForm``); written files are removed on failure.
+    """
+    stored = []
+    try:
+        with transaction.atomic():
+            ticket = Ticket.objects.select_for_update().filter(pk=ticket_id).first()
+            _refuse_answer(ticket)
+            message = TicketMessage.objects.create(
+                ticket=ticket,
+                direction=Direction.IN,
+                subject="Ответ заявителя по ссылке из письма",
+                body=comment.strip(),
+            )
+            for uploaded, name, content_type in files:
+                attachment = Attachment(
+                    ticket=ticket,
+                    message=message,
+                    original_name=name,
+                    size=uploaded.size,
+                    content_type=content_type,
+                )
+                attachment.file.save(name, uploaded, save=False)
+                stored.append(attachment.file)
+                attachment.save()
+            note = f"Заявитель ответил по ссылке из письма (файлов: {len(stored)})"
+            if ticket.status == Status.WAITING:
+                _record(ticket, None, Status.IN_PROGRESS if ticket.assignee_id else Status.NEW, note)
+            else:
+                TicketEvent.objects.create(
+                    ticket=ticket, from_status=ticket.status, to_status=ticket.status, comment=note
+                )
+            ticket.answered = True
+            ticket.save(update_fields=["status", "answered", "updated_at"])
+    except BaseException:
+        for file in stored:
+            file.delete(save=False)
+        raise
+    log.info("Ticket %s answered through its link with %d file(s)", ticket.number, len(stored))
+    return ticket
+
+
+def _refuse_answer(ticket):
+    if ticket is None or ticket.personal_data_removed_at is not None:
+        raise ServiceError(
+            "Заявка по этой ссылке не найдена: вероятно, она закрыта давно. Подайте новую заявку."
+        )
+    if ticket.status == Status.SENDING:
+        raise ServiceError(
+            f"По заявке № {ticket.number} уже отправляется новый пароль по SMS: ответ больше не нужен."
+        )
+    if ticket.status not in ACTIONABLE_STATUSES:
+        raise ServiceError(
+            f"Заявка № {ticket.number} уже закрыта ({ticket.get_status_display().lower()}): ответ по ней "
+            "не принимается. Если вопрос остался, подайте новую заявку."
+        )
+
+
+def ticket_answer_check(*, ticket_id):
+    """The request the link opens, or ServiceError: the answer page says so before a file is chosen."""
+    ticket = Ticket.objects.filter(pk=ticket_id).first()
+    _refuse_answer(ticket)
+    return ticket
+
+
+def _end_wait(ticket):
+    """The wait for the requester ends: the deadline moves on by the working time it lasted."""
+    if ticket.waiting_since is not None:
+        ticket.due_at = ticket_due_extend(
+            ticket=ticket, paused_from=ticket.waiting_since, paused_until=timezone.now()
+        ).due_at
+
+
+def unanswered_close(*, now=None):
+    """Close the requests that have waited HELPDESK_WAIT_DAYS working days for an answer; each gets
+    the rejection email saying why. Returns how many were closed.
+
+    The working days are counted on the production calendar (helpdesk/workdays.py); the query only
+    narrows by calendar days, which are never fewer.
+    """
+    now = now or timezone.now()
+    days = settings.HELPDESK_WAIT_DAYS
+    candidates = Ticket.objects.filter(
+        status=Status.WAITING, waiting_since__lte=now - timedelta(days=days)
+    ).values_list("pk", "waiting_since")
+    due = [pk for pk, since in candidates if workdays.add_working_time(since, days * workdays.DAY) <= now]
+    reason = (
+        f"Нет ответа на запрос уточнения в течение {wording.working_days(days)}. "
+        "Если замена пароля ещё нужна, подайте новую заявку."
+    )
+    closed = 0
+    for pk in due:
+        with transaction.atomic():
+            # Skip one an operator or the requester holds right now: its wait is ending anyway.
+            ticket = (
+                Ticket.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, status=Status.WAITING)
+                .first()
+            )
+            if ticket is None:
+                continue
+            _record(ticket, None, Status.REJECTED, reason)
+            ticket.rejection_reason = reason
+            ticket.save(update_fields=["status", "rejection_reason", "closed_at", "updated_at"])
+            _notify(ticket, Channel.EMAIL, Kind.REJECTED)
+        closed += 1
+    if closed:
+        log.info("Requests closed after waiting %d working days for an answer: %d", days, closed)
+    return closed

@@ -56,3 +56,11 @@ def poll_mailbox():
     from . import mailbox
 
     return mailbox.poll()
+
+
+@shared_task
+def close_unanswered():
+    """Beat, hourly: close the requests that waited HELPDESK_WAIT_DAYS working days for an answer."""
+    from .services import unanswered_close  # services queue through this module
+
+    return unanswered_close()

@@ -9,4 +9,5 @@ urlpatterns = [
     path("done/", views.done, name="done"),
     path("letter/", views.letter_template, name="letter"),
     path("status/", views.status, name="status"),
+    path("reply/<str:token>/", views.reply, name="reply"),
 ]

@@ -5,9 +5,9 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import letter, normalize, wording
-from .forms import ApplyForm, StatusForm, declared_files_errors
-from .models import Reason, Status, Ticket
+from . import letter, links, normalize, services, wording
+from .forms import ApplyForm, ReplyForm, StatusForm, declared_files_errors
+from .models import Kind, Notification, Reason, Status, Ticket
 from .services import confirmation_sent, ticket_find, ticket_submit
 from .throttle import allow, record, seconds_left, spent
 from .uploads import MAX_TOTAL_BYTES
@@ -151,3 +151,58 @@ def status(request):
         context["since"] = ticket.status_since()
         context["explanation"] = wording.explain(ticket.status)
     return render(request, "helpdesk/status.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def reply(request, token):
+    """The private link of a clarification email: the requester adds files and a comment, no login.
+
+    The page shows the request's number and what the desk asked (its own words), nothing the
+    requester typed: whoever holds the link sees only that. A forged, expired or closed request's
+    link gets a page that says why, and nothing is stored.
+    """
+    try:
+        ticket = services.ticket_answer_check(ticket_id=links.ticket_id_from(token))
+    except links.LinkError as error:
+        return _reply_page(request, {"refusal": str(error)}, status=400)
+    except services.ServiceError as error:
+        return _reply_page(request, {"refusal": str(error)}, status=410)
+    form = ReplyForm()
+    if request.method == "POST":
+        if not allow(request, "reply", *settings.HELPDESK_REPLY_RATE):
+            return _throttled(request, settings.HELPDESK_REPLY_RATE[1])
+        form = ReplyForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                services.ticket_answer(
+                    ticket_id=ticket.pk,
+                    comment=form.cleaned_data["comment"],
+                    files=form.cleaned_data["attachments"],
+                )
+            except services.ServiceError as error:  # closed between the page and the answer
+                return _reply_page(request, {"refusal": str(error)}, status=410)
+            return redirect(f"{request.path}?sent=1")
+    asked = (
+        Notification.objects.filter(ticket=ticket, kind=Kind.CLARIFICATION, message__isnull=False)
+        .select_related("message")
+        .order_by("-pk")
+        .first()
+    )
+    context = {
+        "ticket": ticket,
+        "form": form,
+        "asked": asked.message if asked else None,
+        "sent": request.GET.get("sent") == "1" and request.method == "GET",
+        "waiting": ticket.status == Status.WAITING,
+    }
+    return _reply_page(request, context, status=400 if form.errors else 200)
+
+
+def _reply_page(request, context, status):
+    response = render(request, "helpdesk/reply.html", {**wording.desk_context(), **context}, status=status)
+    # The link is the key: kept out of caches and out of the Referer of any link to another site
+    # ("same-origin", not "no-referrer": the browser would then send «Origin: null» with the form, and
+    # the CSRF check would refuse it).
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "same-origin"
+    return response

@@ -27,6 +27,11 @@ STATUS_EXPLANATIONS = {
         "Заявка одобрена: новый пароль отправляется по SMS на мобильный телефон, указанный в заявке. "
         "Когда SMS уйдёт, заявка будет выполнена и на e-mail придёт письмо о выполнении."
     ),
+    Status.WAITING: (
+        "Специалисту нужно уточнение: что именно, написано в письме, отправленном на e-mail из заявки. "
+        "Ответьте по ссылке из письма — приложите файлы и комментарий; заявка вернётся специалисту. "
+        "Если ответа не будет {wait_time}, заявка закроется."
+    ),
     Status.DONE: (
         "Новый пароль отправлен по SMS на мобильный телефон, указанный в заявке; на e-mail отправлено "
         "письмо о выполнении. При первом входе с этим паролем задайте собственный."
@@ -39,13 +44,22 @@ STATUS_EXPLANATIONS = {
 
 def answer_time():
     """«в течение 1 рабочего дня», «в течение 3 рабочих дней»."""
-    days = settings.HELPDESK_ANSWER_DAYS
+    return f"в течение {working_days(settings.HELPDESK_ANSWER_DAYS)}"
+
+
+def working_days(days):
+    """«1 рабочего дня», «5 рабочих дней» (after «в течение»)."""
     unit = "рабочего дня" if days % 10 == 1 and days % 100 != 11 else "рабочих дней"
-    return f"в течение {days} {unit}"
+    return f"{days} {unit}"
+
+
+def wait_time():
+    """«в течение 5 рабочих дней»: how long a request waits for its requester before it closes."""
+    return f"в течение {working_days(settings.HELPDESK_WAIT_DAYS)}"
 
 
 def explain(status):
-    return STATUS_EXPLANATIONS.get(status, "").format(answer_time=answer_time())
+    return STATUS_EXPLANATIONS.get(status, "").format(answer_time=answer_time(), wait_time=wait_time())
 
 
 def sender_email():
@@ -68,4 +82,5 @@ def desk_context():
         "support_email": settings.SUPPORT_EMAIL,
         "sender_email": sender_email(),
         "answer_time": answer_time(),
+        "wait_time": wait_time(),
     }

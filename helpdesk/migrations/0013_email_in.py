@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_login_failures'),
-        ('helpdesk', '0012_h12_due_at'),
+        ('helpdesk', '0012_due_at'),
     ]
 
     operations = [

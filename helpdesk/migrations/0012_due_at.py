@@ -15,7 +15,7 @@ def set_open_deadlines(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("helpdesk", "0011_h12_sms_gateway"),
+        ("helpdesk", "0011_sms_gateway"),
     ]
 
     operations = [
