@@ -184,7 +184,13 @@ def letter_take(*, raw, oversize=None):
                 stored.append(attachment.file)
                 attachment.save()
             comment = "Ответ заявителя по e-mail" if joined else "Заявка получена по e-mail"
-            _event(ticket, " ".join([f"{comment}: «{subject or 'без темы'}».", *notes]))
+            comment = " ".join([f"{comment}: «{subject or 'без темы'}».", *notes])
+            if joined:  # a request that waited for this answer goes back to the queue
+                from .services import requester_answered
+
+                requester_answered(ticket, comment[:5000])
+            else:
+                _event(ticket, comment)
             if not joined and _may_confirm(letter, sender):
                 from .services import _notify
 

@@ -506,15 +506,7 @@ def ticket_answer(*, ticket_id, comment, files):
                 attachment.file.save(name, uploaded, save=False)
                 stored.append(attachment.file)
                 attachment.save()
-            note = f"Заявитель ответил по ссылке из письма (файлов: {len(stored)})"
-            if ticket.status == Status.WAITING:
-                _record(ticket, None, Status.IN_PROGRESS if ticket.assignee_id else Status.NEW, note)
-            else:
-                TicketEvent.objects.create(
-                    ticket=ticket, from_status=ticket.status, to_status=ticket.status, comment=note
-                )
-            ticket.answered = True
-            ticket.save(update_fields=["status", "answered", "updated_at"])
+            requester_answered(ticket, f"Заявитель ответил по ссылке из письма (файлов: {len(stored)})")
     except BaseException:
         for file in stored:
             file.delete(save=False)
@@ -537,6 +529,20 @@ def _refuse_answer(ticket):
             f"Заявка № {ticket.number} уже закрыта ({ticket.get_status_display().lower()}): ответ по ней "
             "не принимается. Если вопрос остался, подайте новую заявку."
         )
+
+
+def requester_answered(ticket, note):
+    """The requester answered, through the private link or by email (``ticket`` is locked): a request
+    that waits goes back to the operators' queue, to its operator if it had one, marked answered."""
+    if ticket.status == Status.WAITING:
+        _record(ticket, None, Status.IN_PROGRESS if ticket.assignee_id else Status.NEW, note)
+    else:
+        TicketEvent.objects.create(
+            ticket=ticket, from_status=ticket.status, to_status=ticket.status, comment=note
+        )
+    if ticket.is_open:
+        ticket.answered = True
+    ticket.save(update_fields=["status", "answered", "closed_at", "updated_at"])
 
 
 def ticket_answer_check(*, ticket_id):

@@ -142,6 +142,26 @@ def test_a_reply_from_the_requesters_address_joins_the_request(
     assert mailoutbox == [], "a reply is not confirmed"
 
 
+def test_an_emailed_answer_to_a_clarification_puts_the_request_back_in_the_queue(
+    dovecot, filed, operator, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.ticket_clarify(ticket=filed, by=operator, text="Пришлите скан с печатью.")
+    filed.refresh_from_db()
+    assert filed.status == Status.WAITING
+    dovecot.deliver(
+        letter(
+            subject=f"Re: Заявка № {filed.number}", files=[("печать.pdf", pdf_bytes(), "application", "pdf")]
+        )
+    )
+
+    poll(django_capture_on_commit_callbacks)
+
+    filed.refresh_from_db()
+    assert filed.status != Status.WAITING and filed.is_open and filed.answered
+    assert "Ответ заявителя по e-mail" in events(filed)
+
+
 @pytest.mark.parametrize(
     ("sender", "number", "note"),
     [
