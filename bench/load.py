@@ -503,7 +503,8 @@ def main():
         "HELPDESK_EMAIL_PER_ADDRESS_DAY": "1000000000",  # every filing queues its email, as measured
         "HELPDESK_APPLY_POST_LIMIT": "1000000",
         "MEDIA_ROOT": str(BASE_DIR / "var" / "load-media"),
-        "LOG_LEVEL": "WARNING",
+        # INFO logs every request with its server time (to stderr), to tell queueing from work.
+        "LOG_LEVEL": os.environ.get("LOAD_LOG_LEVEL", "WARNING"),
     }
     workers = int(os.environ.get("LOAD_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
     ok = True

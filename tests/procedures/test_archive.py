@@ -228,3 +228,16 @@ def test_archive_streams_without_holding_its_variants_in_memory(make_procedure, 
         tracemalloc.stop()
     assert total > 2 * size
     assert peak < 8 * 1024 * 1024, peak
+
+
+def test_variants_are_stored_as_they_are(make_procedure, school, school_org):
+    """Variant PDFs do not shrink: deflating them was most of an archive's CPU at the release moment
+    (bench/REPORT.md, the load test), so they are stored; the zip still checks out (every CRC)."""
+    procedure = make_procedure()
+    line = apply(procedure, school_org, participants=6)
+    add_variants(line.work)
+    archive = download(login_client(school), line.work)
+    assert archive.testzip() is None
+    kinds = {info.filename: info.compress_type for info in archive.infolist()}
+    variants = [name for name in kinds if name.startswith("Варианты/")]
+    assert len(variants) == 2 and all(kinds[name] == zipfile.ZIP_STORED for name in variants)
