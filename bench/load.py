@@ -18,6 +18,7 @@ Two scenarios, each on a fresh database:
 import http.client
 import os
 import re
+import resource
 import secrets
 import subprocess
 import sys
@@ -44,6 +45,8 @@ ARCHIVE_LINK = re.compile(rb'href="(/cabinet/procedures/works/\d+/archive/)"')
 # each variant's size (random bytes, as incompressible as a real PDF), and participants per line.
 RELEASE_WORKS = [("RU4", "Русский язык", 4), ("MA5", "Математика", 5)]
 RELEASE_VARIANTS, RELEASE_VARIANT_MB, RELEASE_PARTICIPANTS = 4, 3, 25
+# gunicorn's threads per worker: 1 is the sync worker; more runs gthread workers.
+THREADS = int(os.environ.get("LOAD_THREADS", "1"))
 RELEASE_AFTER = 3  # seconds from the clients' start to the release moment
 
 
@@ -305,6 +308,8 @@ def _server(env, workers):
             f"127.0.0.1:{PORT}",
             "-w",
             str(workers),
+            "--threads",
+            str(THREADS),
             "--timeout",
             "60",
             "--log-level",
@@ -330,6 +335,12 @@ def _stop(server):
     redis.Redis.from_url(REDIS).flushdb()
 
 
+def _cpu():
+    """CPU seconds (user + system) of the reaped child processes (gunicorn once stopped) and of this one."""
+    children, own = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
+    return children.ru_utime + children.ru_stime, own.ru_utime + own.ru_stime
+
+
 def _percentile(values):
     values = sorted(values)
     return lambda q: values[min(len(values) - 1, int(q * len(values)))] * 1000 if values else float("nan")
@@ -338,7 +349,8 @@ def _percentile(values):
 def _machine(workers):
     return (
         f"- when: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {os.cpu_count()} CPUs; "
-        f"gunicorn {workers} sync workers; PostgreSQL and Redis on loopback"
+        f"gunicorn {workers} {'sync workers' if THREADS == 1 else f'workers × {THREADS} threads'}; "
+        "PostgreSQL and Redis on loopback"
     )
 
 
@@ -385,6 +397,7 @@ def run_release(env, workers):
     clients = int(os.environ.get("LOAD_CLIENTS", "100"))
     _database(env)
     _shell(env, f"from bench.load import release_setup; release_setup({clients})")
+    cpu = _cpu()
     server = _server(env, workers)
     try:
         stats = {
@@ -431,6 +444,7 @@ def run_release(env, workers):
         elapsed = time.monotonic() - started
     finally:
         _stop(server)
+    cpu = [after - before for before, after in zip(cpu, _cpu(), strict=True)]
     lines_, stamped, codes, recorded = map(int, _shell(env, RELEASE_CHECK).split())
     page, ttfb, full, first = (_percentile(stats[k]) for k in ("pages", "ttfb", "full", "first_ttfb"))
     downloads, mib = len(stats["full"]), stats["bytes"] / 2**20
@@ -451,6 +465,9 @@ def run_release(env, workers):
         f"p95 {first(0.95):.0f} ms; all {len(stats['first_at'])} first downloads done "
         f"{max(stats['first_at'], default=0):.1f} s after the release",
         f"- archive, whole download: p50 {full(0.5):.0f} ms, p95 {full(0.95):.0f} ms, max {full(1):.0f} ms",
+        f"- CPU seconds over the {elapsed:.0f} s ({os.cpu_count()} cores): gunicorn {cpu[0]:.0f} "
+        f"({cpu[0] * 1000 / max(1, len(stats['pages']) + downloads):.0f} ms a request), the load generator "
+        f"{cpu[1]:.0f}; the rest went to PostgreSQL and whatever else ran on the machine",
         f"- errors: {len(stats['errors'])}" + (f" (first: {stats['errors'][:5]})" if stats["errors"] else ""),
         f"- database: {stamped} of {lines_} application lines stamped «скачан», {codes} participant codes "
         f"(expected {lines_ * RELEASE_PARTICIPANTS}), {recorded} archive downloads recorded for {downloads} "
