@@ -335,10 +335,17 @@ def _stop(server):
     redis.Redis.from_url(REDIS).flushdb()
 
 
-def _cpu():
-    """CPU seconds (user + system) of the reaped child processes (gunicorn once stopped) and of this one."""
-    children, own = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
-    return children.ru_utime + children.ru_stime, own.ru_utime + own.ru_stime
+def _cpu(server):
+    """CPU seconds (user + system) so far of the running gunicorn (master and workers) and of this
+    process, so that the start-up of the workers is not counted."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [server.pid, *Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()]
+    used = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        used += (int(fields[11]) + int(fields[12])) / tick  # utime and stime
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return used, own.ru_utime + own.ru_stime
 
 
 def _percentile(values):
@@ -397,7 +404,6 @@ def run_release(env, workers):
     clients = int(os.environ.get("LOAD_CLIENTS", "100"))
     _database(env)
     _shell(env, f"from bench.load import release_setup; release_setup({clients})")
-    cpu = _cpu()
     server = _server(env, workers)
     try:
         stats = {
@@ -436,15 +442,16 @@ def run_release(env, workers):
             ],
             check=True,
         )
+        cpu = _cpu(server)
         started = time.monotonic()
         start.update(release=started + RELEASE_AFTER, deadline=started + SECONDS)
         release.wait()
         for t in threads:
             t.join()
         elapsed = time.monotonic() - started
+        cpu = [after - before for before, after in zip(cpu, _cpu(server), strict=True)]
     finally:
         _stop(server)
-    cpu = [after - before for before, after in zip(cpu, _cpu(), strict=True)]
     lines_, stamped, codes, recorded = map(int, _shell(env, RELEASE_CHECK).split())
     page, ttfb, full, first = (_percentile(stats[k]) for k in ("pages", "ttfb", "full", "first_ttfb"))
     downloads, mib = len(stats["full"]), stats["bytes"] / 2**20
