@@ -20,6 +20,7 @@ import os
 import re
 import resource
 import secrets
+import shutil
 import subprocess
 import sys
 import threading
@@ -277,7 +278,9 @@ print(lines, stamped, codes, ArchiveDownload.objects.filter(what="archive").coun
 
 
 def _database(env):
+    """A fresh database, and an empty media directory: each run's uploads and variants would pile up."""
     python = sys.executable
+    shutil.rmtree(env["MEDIA_ROOT"], ignore_errors=True)
     subprocess.run(["dropdb", "--if-exists", "-h", "127.0.0.1", "-U", "postgres", DB_NAME], check=True)
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB_NAME], check=True)
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, env=env, check=True)
