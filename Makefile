@@ -32,7 +32,8 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-# A bounded load test against gunicorn, PostgreSQL and Redis on loopback; writes bench/REPORT.md.
+# Bounded load tests against gunicorn, PostgreSQL and Redis on loopback (filing requests, and the
+# release moment of a procedure's archives; LOAD_SCENARIO picks one); writes bench/REPORT.md.
 load: venv
 	$(BIN)/python bench/load.py
 

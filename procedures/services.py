@@ -106,8 +106,10 @@ def archive_download(*, user, line):
     """Record a download of the archive of one application line (school × work) and return the
     school's participant codes for it; the first download stamps the line for «Ход работы ОО»."""
     with transaction.atomic():
+        # The line's row only: without ``of`` PostgreSQL locks the joined work and school rows too, and
+        # every school's download of a work queued behind the others at the release moment.
         line = (
-            ApplicationWork.objects.select_for_update()
+            ApplicationWork.objects.select_for_update(of=("self",))
             .select_related("application__school", "work")
             .get(pk=line.pk)
         )

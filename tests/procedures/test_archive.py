@@ -228,3 +228,58 @@ def test_archive_streams_without_holding_its_variants_in_memory(make_procedure, 
         tracemalloc.stop()
     assert total > 2 * size
     assert peak < 8 * 1024 * 1024, peak
+
+
+def test_variants_are_stored_as_they_are(make_procedure, school, school_org):
+    """Variant PDFs do not shrink: deflating them was most of an archive's CPU at the release moment
+    (bench/REPORT.md, the load test), so they are stored; the zip still checks out (every CRC)."""
+    procedure = make_procedure()
+    line = apply(procedure, school_org, participants=6)
+    add_variants(line.work)
+    archive = download(login_client(school), line.work)
+    assert archive.testzip() is None
+    kinds = {info.filename: info.compress_type for info in archive.infolist()}
+    variants = [name for name in kinds if name.startswith("Варианты/")]
+    assert len(variants) == 2 and all(kinds[name] == zipfile.ZIP_STORED for name in variants)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_schools_downloading_the_same_work_do_not_wait_for_each_other(
+    reference_data, make_procedure, school, school_org, other_school
+):
+    """At the release moment every school downloads the same works at once. A download locks its
+    own application line only: locking the joined work row as well (``select_for_update`` without
+    ``of``) made all the schools' downloads of a work queue behind one another (load test)."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    from accounts.models import School
+    from procedures import services
+    from tests.conftest import require_service
+
+    require_service(connection.vendor == "postgresql", "row locks need PostgreSQL (DATABASE_URL)")
+    procedure = make_procedure()
+    mine = apply(procedure, school_org)
+    theirs = apply(procedure, School.objects.get(code="5601"))
+    services.archive_download(user=school, line=mine)  # its codes exist: the next download inserts none
+    outcome = {}
+
+    def other_school_downloads():
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '2s'")
+                outcome["codes"] = services.archive_download(user=other_school, line=theirs)
+        except Exception as error:  # noqa: BLE001 - reported by the assertion
+            outcome["error"] = repr(error)
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():  # the first school's download, not yet committed
+        services.archive_download(user=school, line=mine)
+        thread = threading.Thread(target=other_school_downloads)
+        thread.start()
+        thread.join(10)
+    assert "error" not in outcome, outcome
+    assert len(outcome["codes"]) == 3
