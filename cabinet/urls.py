@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import procedure_views, views
+from . import procedure_views, results_views, views
 
 app_name = "cabinet"
 urlpatterns = [
@@ -22,6 +22,8 @@ urlpatterns = [
     path("procedures/<int:pk>/progress/", procedure_views.progress_page, name="progress"),
     path("procedures/<int:pk>/progress.xlsx", procedure_views.progress_xlsx, name="progress_xlsx"),
     path("procedures/works/<int:work_pk>/archive/", procedure_views.archive, name="archive"),
+    path("procedures/works/<int:work_pk>/results-form/", results_views.results_form, name="results_form"),
+    path("procedures/works/<int:work_pk>/results/", results_views.results_upload, name="results_upload"),
     path("procedures/documents/<int:pk>/", procedure_views.material, name="procedure_material"),
     path("<slug:slug>/", views.tab, name="tab"),
 ]

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "helpdesk",
     "directory",
     "procedures",
+    "results",
     "demo",
 ]
 
