@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 
-from helpdesk.uploads import UploadError, check_file, check_name, extension_of
+from helpdesk.uploads import UploadError, check_file, clean_name, extension_of
 from procedures import services as procedure_services
 from procedures.models import ApplicationWork, ParticipantCode
 
@@ -42,7 +42,7 @@ def scale_of(work):
 
 def _check_upload(uploaded):
     try:
-        name = check_name(uploaded.name)
+        name = clean_name(uploaded.name or "")
         if extension_of(name) != "xlsx":
             raise UploadError(
                 f"Файл «{name}»: нужен файл Excel .xlsx — форма сбора результатов, скачанная на портале "

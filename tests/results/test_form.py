@@ -16,7 +16,8 @@ def test_form_has_the_spec_header_the_school_codes_and_helps_the_typist(school_c
     sheet = book.worksheets[0]
     header = [c.value for c in sheet[1]]
     assert header == ["Код участника", "Класс", "Вариант", "1", "4(1)", "5", "Пол", "Отметка по журналу"]
-    codes = list(ParticipantCode.objects.filter(work=line.work, school=school_org).values_list("code", flat=True))
+    codes = ParticipantCode.objects.filter(work=line.work, school=school_org)
+    codes = list(codes.values_list("code", flat=True))
     assert len(codes) == 6
     assert [sheet.cell(row=n, column=1).value for n in range(2, 8)] == codes
     assert sheet.cell(row=2, column=2).value == "5"
