@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from accounts.logins import Role
+
 from .models import Summary
 
 
@@ -26,3 +28,17 @@ def upload_window(work, today=None):
 
 def summary_of(work, school):
     return Summary.objects.filter(work=work, school=school).first()
+
+
+def works_for(user):
+    """The works of the procedures whose tab the user has, newest procedure first."""
+    from procedures.models import Work
+    from procedures.selectors import COORDINATOR_KINDS, SCHOOL_KINDS
+
+    role = Role(user.role)
+    kinds = SCHOOL_KINDS.get(role) or COORDINATOR_KINDS.get(role, set())
+    return (
+        Work.objects.filter(procedure__kind__in=kinds)
+        .select_related("procedure")
+        .order_by("-procedure__year", "procedure__title", "grade", "subject", "code")
+    )

@@ -323,3 +323,29 @@ def _header_errors(found, expected):
         "скачайте форму заново и перенесите в неё баллы."
     )
     return errors
+
+
+# ---------------------------------------------------------------- the reports' writer
+
+
+def tables_xlsx(tables, *, heading):
+    """Reports as .xlsx, one sheet per ``reports.Table`` (rows may be a generator: openpyxl's
+    write-only mode keeps written rows in a temporary file, not in memory). Returns an open
+    temporary file positioned at its start."""
+    import tempfile
+
+    book = Workbook(write_only=True)
+    for table in tables:
+        sheet = book.create_sheet(table.title[:31])
+        sheet.append([heading])
+        sheet.append([table.title])
+        if table.note:
+            sheet.append([table.note])
+        sheet.append([])
+        sheet.append(table.header)
+        for row in table.rows:
+            sheet.append([round(v, 1) if isinstance(v, float) else v for v in row])
+    handle = tempfile.TemporaryFile()
+    book.save(handle)
+    handle.seek(0)
+    return handle

@@ -21,9 +21,9 @@ def test_parallel_uploads_and_reuploads_keep_every_summary_exact(
 ):
     if connection.vendor != "postgresql":
         pytest.skip("row locks are PostgreSQL's; SQLite runs one writer at a time anyway")
+    from procedures import archives
     from procedures.models import ApplicationWork
     from results import sheets
-    from procedures import archives
 
     work = make_work()
     schools = [School.objects.create(region_id="77", code=f"90{n:02d}", name=f"Школа {n}") for n in range(4)]
