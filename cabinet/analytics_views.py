@@ -178,4 +178,3 @@ def report_xlsx(request):
         filename=f"analitika-{work.code}-{slug}.xlsx",
         content_type=sheets.XLSX,
     )
-

@@ -10,6 +10,10 @@ WIDTH, HEIGHT = 480, 260
 LEFT, BOTTOM, TOP, RIGHT = 40, 36, 12, 8
 
 
+def _n(number):
+    return f"{number:.1f}"
+
+
 def histogram_svg(figures, title):
     """Grouped bars: for each primary score, the share of each group's participants with it.
     The viewBox scales with the page, and the labels are big enough to read at 360 px."""
@@ -25,14 +29,14 @@ def histogram_svg(figures, title):
         y = TOP + plot_h - plot_h * step / top
         parts.append(
             format_html(
-                '<line x1="{}" x2="{}" y1="{:.1f}" y2="{:.1f}" stroke="#ced4da"/>'
-                '<text x="{}" y="{:.1f}" text-anchor="end" font-size="14">{}%</text>',
+                '<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#ced4da"/>'
+                '<text x="{}" y="{}" text-anchor="end" font-size="14">{}%</text>',
                 LEFT,
                 WIDTH - RIGHT,
-                y,
-                y,
+                _n(y),
+                _n(y),
                 LEFT - 4,
-                y + 5,
+                _n(y + 5),
                 step,
             )
         )
@@ -43,23 +47,22 @@ def histogram_svg(figures, title):
             h = plot_h * values[score] / top
             parts.append(
                 format_html(
-                    '<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}">'
-                    "<title>{}: {} — {:.1f}%</title></rect>",
-                    x0 + bar * n,
-                    TOP + plot_h - h,
-                    bar,
-                    h,
+                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {} — {}%</title></rect>',
+                    _n(x0 + bar * n),
+                    _n(TOP + plot_h - h),
+                    _n(bar),
+                    _n(h),
                     COLOURS[f.group.key],
                     f.group.title,
                     score,
-                    values[score],
+                    _n(values[score]).replace(".", ","),
                 )
             )
         if score % label_every == 0:
             parts.append(
                 format_html(
-                    '<text x="{:.1f}" y="{}" text-anchor="middle" font-size="14">{}</text>',
-                    LEFT + slot * (score + 0.5),
+                    '<text x="{}" y="{}" text-anchor="middle" font-size="14">{}</text>',
+                    _n(LEFT + slot * (score + 0.5)),
                     HEIGHT - BOTTOM + 18,
                     score,
                 )
@@ -67,7 +70,7 @@ def histogram_svg(figures, title):
     parts.append(
         format_html(
             '<text x="{}" y="{}" text-anchor="middle" font-size="14">первичный балл</text>',
-            LEFT + plot_w / 2,
+            _n(LEFT + plot_w / 2),
             HEIGHT - 2,
         )
     )
