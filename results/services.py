@@ -68,6 +68,14 @@ def results_upload(*, user, line, uploaded):
     codes = ParticipantCode.objects.filter(work=work, school=school).values_list("code", flat=True)
     uploaded.seek(0)
     rows = read_form(uploaded, tasks=tasks, codes=list(codes))
+    return results_store(user=user, line=line, rows=rows, filename=name, tasks=tasks)
+
+
+def results_store(*, user, line, rows, filename, tasks):
+    """Replace the school's results of the line's work with ``rows`` (checked ``sheets.Row``s),
+    its summary and its upload stamp, in one transaction under the line's lock. The upload calls
+    it after the file's check; the demo calls it with generated rows."""
+    work, school = line.work, line.application.school
     scale = scale_of(work)
     participants = []
     for row in rows:
@@ -117,7 +125,7 @@ def results_upload(*, user, line, uploaded):
                 "scores": sums.scores,
                 "uploaded_at": now,
                 "uploaded_by": user.get_username(),
-                "filename": name,
+                "filename": filename[:255],
             },
         )
         procedure_services.results_upload_record(school=school, work=work, at=now)
