@@ -116,12 +116,12 @@ def seed_procedures():
 
 # Results (SPEC §8): generated schools of regions 77 and 50 that applied for every work and uploaded
 # results, so that «Аналитика» has full reports; a few of them grade generously (many 5s and marks
-# above the journal) so that «Признаки необъективности» lists someone.
-GENERATED_SCHOOLS = 300
+# above the journal) so that «Признаки необъективности» lists someone. They sit in municipalities of
+# their own, so the demo municipal coordinators' «Ход работы ОО» keeps its two schools.
 GENERATED_CODE_FROM = 8000
 GENEROUS_EVERY = 37
 # The demo school that applied but has not uploaded yet: it downloads its form and uploads it.
-UPLOADING_SCHOOL = "sch771234"
+UPLOADING_SCHOOL = "sch775601"
 
 
 def _participant_rows(rng, work, tasks, codes, ability, generous):
@@ -150,23 +150,26 @@ def _participant_rows(rng, work, tasks, codes, ability, generous):
     return rows
 
 
-def seed_results(procedure, generated=GENERATED_SCHOOLS):
+def seed_results(procedure, generated=None):
     """Results for the demo ВПР, through ``procedures``' and ``results``' services. Re-running adds
     nothing for schools that have results already."""
     import random
+
+    from django.conf import settings
 
     from accounts.models import Municipality
     from results import services as result_services
     from results.models import Summary
 
+    generated = settings.DEMO_RESULTS_SCHOOLS if generated is None else generated
     rng = random.Random(2027)
     today = timezone.localdate()
     works = list(procedure.works.prefetch_related("tasks"))
     municipalities = {
         region: Municipality.objects.get_or_create(region_id=region, code=code, defaults={"name": name})[0]
         for region, code, name in [
-            ("77", "003", "Центральный административный округ"),
-            ("50", "012", "Балашиха"),
+            ("77", "004", "Северный административный округ"),
+            ("50", "013", "Городской округ Химки"),
         ]
     }
     School.objects.bulk_create(

@@ -425,3 +425,5 @@ LOGGING = {
 RESULTS_BIAS_MIN_PARTICIPANTS = env.int("RESULTS_BIAS_MIN_PARTICIPANTS", default=10)
 RESULTS_BIAS_FIVES_ABOVE_REGION = env.float("RESULTS_BIAS_FIVES_ABOVE_REGION", default=20.0)
 RESULTS_BIAS_RAISED_SHARE = env.float("RESULTS_BIAS_RAISED_SHARE", default=30.0)
+# How many generated schools `seed_demo` gives results of the demo ВПР (demo/procedures.py).
+DEMO_RESULTS_SCHOOLS = env.int("DEMO_RESULTS_SCHOOLS", default=300)

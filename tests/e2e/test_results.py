@@ -22,7 +22,8 @@ def seed(make_account):
     municipality = Municipality.objects.create(region_id="77", code="003", name="Центральный округ")
     School.objects.create(region_id="77", code="1234", name="ГБОУ «Школа № 1234»", municipality=municipality)
     School.objects.create(region_id="77", code="0017", name="ГБОУ «Лицей № 17»", municipality=municipality)
-    for login in ["sch771234", "sch770017", "reg77_vpr"]:
+    School.objects.create(region_id="77", code="5601", name="ГБОУ «Гимназия № 56»", municipality=municipality)
+    for login in ["sch771234", "sch770017", "sch775601", "reg77_vpr"]:
         make_account(login)
     seed_results(seed_procedures(), generated=40)
 
@@ -51,7 +52,7 @@ def upload(page, data):
 def test_school_uploads_its_form_and_reads_its_results(new_page, make_account):
     seed(make_account)
     page = new_page()
-    log_in(page, "sch771234", PASSWORD)
+    log_in(page, "sch775601", PASSWORD)
     open_tab(page, "Ход ВПР")
     page.get_by_role("link", name="Загрузить результаты").click()
     expect(page.get_by_text("и русская «Х», и латинская «X»")).to_be_visible()
@@ -95,14 +96,14 @@ def test_school_uploads_its_form_and_reads_its_results(new_page, make_account):
     page.get_by_role("button", name="Показать").click()
     marks = page.locator(".results-marks")
     # 9 points: «5»; 3 and 2 points: «2»; 6 points ×8: «4».
-    expect(marks.get_by_role("row", name="ОО 771234")).to_contain_text("11")
-    expect(marks.get_by_role("row", name="ОО 771234")).to_contain_text("72,7")
+    expect(marks.get_by_role("row", name="ОО 775601")).to_contain_text("11")
+    expect(marks.get_by_role("row", name="ОО 775601")).to_contain_text("72,7")
     expect(page.locator("svg.results-chart")).to_be_visible()
     screenshot(page, "analytics-school")
     found["analytics"] = serious_violations(page)
 
     phone = new_page(width=360, height=780)
-    log_in(phone, "sch771234", PASSWORD)
+    log_in(phone, "sch775601", PASSWORD)
     phone.goto(page.url)
     expect(phone.locator("svg.results-chart")).to_be_visible()
     assert phone.locator("svg.results-chart").bounding_box()["width"] <= 360
@@ -112,7 +113,7 @@ def test_school_uploads_its_form_and_reads_its_results(new_page, make_account):
     log_in(coordinator, "reg77_vpr", PASSWORD)
     coordinator.goto(page.url.replace("/analytics/", "/analytics/schools/") + "&sort=share_5&dir=desc")
     expect(coordinator.get_by_role("heading", name="ОО по отдельности")).to_be_visible()
-    expect(coordinator.get_by_role("row", name="ГБОУ «Школа № 1234»")).to_be_visible()
+    expect(coordinator.get_by_role("row", name="ГБОУ «Гимназия № 56»")).to_be_visible()
     screenshot(coordinator, "analytics-schools")
     found["schools"] = serious_violations(coordinator)
     coordinator.get_by_role("link", name="← Аналитика").click()
