@@ -15,6 +15,9 @@ from .marks import mark_for, primary_of, sums_of
 from .models import Participant, Summary
 from .sheets import FormRefused, read_form
 
+# A filled form of 500 participants is some 60 KB; anything far larger is not one.
+MAX_FILE_BYTES = 5 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Uploaded:
@@ -47,6 +50,10 @@ def _check_upload(uploaded):
             raise UploadError(
                 f"Файл «{name}»: нужен файл Excel .xlsx — форма сбора результатов, скачанная на портале "
                 "(другие форматы, в том числе .xls, .csv и .ods, не принимаются)."
+            )
+        if uploaded.size > MAX_FILE_BYTES:
+            raise UploadError(
+                f"Файл «{name}» больше {MAX_FILE_BYTES // 2**20} МБ: это не форма сбора результатов."
             )
         check_file(uploaded)
     except UploadError as error:

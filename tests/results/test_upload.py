@@ -223,3 +223,9 @@ def test_a_failure_midway_leaves_the_earlier_results(school_client, line, monkey
     assert Summary.objects.get().participants == 4
     assert Participant.objects.filter(scores__isnull=False).count() == 4
     assert Participant.objects.filter(primary=0).count() == 0
+
+
+def test_a_file_larger_than_a_form_can_be_is_refused(school_client, line):
+    text = errors_of(upload(school_client, line.work, b"PK\x03\x04" + b"\0" * (5 * 1024 * 1024 + 1)))
+    assert "больше 5 МБ" in text
+    assert nothing_stored()
