@@ -94,7 +94,8 @@ def prepare():
         "seed_scale",
         f"--schools={SCALE['schools']}",
         f"--region-schools={SCALE['region_schools']}",
-        f"--requests={SCALE['requests']}",
+        # BENCH_REQUESTS=0 for a run of figures that read no requests (they take minutes to load).
+        f"--requests={os.environ.get('BENCH_REQUESTS', SCALE['requests'])}",
         DEBUG="1",
         DJANGO_SETTINGS_MODULE="fisoko_portal.settings",
     )

@@ -1,16 +1,16 @@
 """«Аналитика» (SPEC §8): the reports of a work for the groups a user may see, added up by SQL
 from the schools' ``Summary`` rows, never from the participants' rows.
 
-A report page costs two queries for all its groups at once: one conditional SUM of the counts
-per group, and one SUM of the task and score arrays' elements per group (UNION ALL). Every
-report is a ``Table`` that the page shows and the .xlsx download writes, so both say the same.
+A report page costs one query for all its groups at once: a conditional SUM per group of the
+counts and of the task and score arrays' elements. Every report is a ``Table`` that the page
+shows and the .xlsx download writes, so both say the same.
 """
 
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import Count, F, FloatField, Q, Sum
+from django.db.models import Count, F, FloatField, IntegerField, Q, Sum
+from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, NullIf
 
 from accounts.logins import Role
@@ -80,49 +80,30 @@ class Figures:
 
 
 def figures_of(work, groups, tasks):
-    """Each group's sums for ``work``: two queries whatever the number of groups or schools."""
+    """Each group's sums for ``work`` in one query, whatever the number of groups or schools: a
+    conditional SUM per group of every count and of every element of the task and score arrays
+    (``tasks->>n`` on PostgreSQL, ``json_extract`` on SQLite) — no row per element is made."""
+    max_total = sum(t.max for t in tasks)
     sums = {}
     for group in groups:
-        sums[f"{group.key}__schools"] = Count("pk", filter=group.condition)
+        condition = group.condition
+        sums[f"{group.key}__schools"] = Count("pk", filter=condition)
         for name in COUNTS:
-            sums[f"{group.key}__{name}"] = Sum(name, filter=group.condition)
+            sums[f"{group.key}__{name}"] = Sum(name, filter=condition)
+        for n in range(len(tasks)):
+            sums[f"{group.key}__t{n}"] = Sum(Cast(KT(f"tasks__{n}"), IntegerField()), filter=condition)
+        for n in range(max_total + 1):
+            sums[f"{group.key}__s{n}"] = Sum(Cast(KT(f"scores__{n}"), IntegerField()), filter=condition)
     row = Summary.objects.filter(work=work).aggregate(**sums)
-    arrays = _array_sums(work, groups)
-    max_total = sum(t.max for t in tasks)
     result = []
     for group in groups:
-        found = Figures(group=group, schools=row[f"{group.key}__schools"] or 0)
-        found.counts = {name: row[f"{group.key}__{name}"] or 0 for name in COUNTS}
-        found.tasks = [arrays.get((group.key, "tasks", n), 0) for n in range(len(tasks))]
-        found.scores = [arrays.get((group.key, "scores", n), 0) for n in range(max_total + 1)]
+        key = group.key
+        found = Figures(group=group, schools=row[f"{key}__schools"] or 0)
+        found.counts = {name: row[f"{key}__{name}"] or 0 for name in COUNTS}
+        found.tasks = [row[f"{key}__t{n}"] or 0 for n in range(len(tasks))]
+        found.scores = [row[f"{key}__s{n}"] or 0 for n in range(max_total + 1)]
         result.append(found)
     return result
-
-
-def _array_sums(work, groups):
-    """{(group, array, index): sum} over the groups' summaries, in one statement."""
-    table = Summary._meta.db_table
-    if connection.vendor == "postgresql":
-        unnest = "jsonb_array_elements_text(s.{0}) WITH ORDINALITY AS e(v, i)"
-        value, index = "e.v::int", "e.i - 1"
-    else:
-        unnest = "json_each(s.{0}) AS e"
-        value, index = "e.value", "e.key"
-    parts, params = [], []
-    for group in groups:
-        for array in ("tasks", "scores"):
-            where = "s.work_id = %s"
-            params += [group.key, array, work.pk]
-            if group.column:
-                where += f" AND s.{group.column} = %s"
-                params.append(group.value)
-            parts.append(
-                f"SELECT %s, %s, {index}, SUM({value}) FROM {table} s, {unnest.format(array)} "
-                f"WHERE {where} GROUP BY {index}"
-            )
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        return {(key, array, int(n)): int(total) for key, array, n, total in cursor.fetchall()}
 
 
 # ------------------------------------------------------------------ the reports as tables
