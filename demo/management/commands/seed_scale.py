@@ -2,7 +2,8 @@
 
 Schools with one account each, municipal and regional coordinators, a million requests with
 one attachment row each, and one ВПР of 20 works with 400,000 application lines, 1,200,000 archive
-downloads and the results uploads of «Ход работы ОО». Idempotent: a part already holding what
+downloads and the results uploads of «Ход работы ОО», and the schools' result summaries that
+«Аналитика» reads (about 10,000,000 participants). Idempotent: a part already holding what
 was asked for is left alone, so a second ``make bench`` skips the load. Every request keeps its
 personal data (none is purged): the worst case for the operators' search.
 """
