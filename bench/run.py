@@ -38,7 +38,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL") or own(
 )
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SCALE = {"schools": 40_000, "region_schools": 2_000, "requests": 1_000_000}
-FIGURES = ["login", "cabinet", "submission", "operators", "notifications", "progress", "directory"]
+FIGURES = ["login", "cabinet", "submission", "operators", "notifications", "progress", "results", "directory"]
 ONLY = [f for f in os.environ.get("BENCH_ONLY", ",".join(FIGURES)).split(",") if f]
 REPORT = BASE_DIR / "bench" / "REPORT.md"
 
@@ -94,7 +94,8 @@ def prepare():
         "seed_scale",
         f"--schools={SCALE['schools']}",
         f"--region-schools={SCALE['region_schools']}",
-        f"--requests={SCALE['requests']}",
+        # BENCH_REQUESTS=0 for a run of figures that read no requests (they take minutes to load).
+        f"--requests={os.environ.get('BENCH_REQUESTS', SCALE['requests'])}",
         DEBUG="1",
         DJANGO_SETTINGS_MODULE="fisoko_portal.settings",
     )
@@ -141,7 +142,7 @@ def main():
     django.setup()
     from django.db import connection
 
-    from . import directory, notify, pages, procedures, web
+    from . import directory, notify, pages, procedures, results, web
 
     sections, targets, clean = [], [], True
     with ExitStack() as stack:
@@ -161,6 +162,7 @@ def main():
             ("operators", "Operators' list at a million requests", lambda: pages.operators(RUNS)),
             ("notifications", "Notifications", lambda: notify.notifications(ENV, RUNS)),
             ("progress", "«Ход работы ОО» at national scale", lambda: procedures.progress(RUNS)),
+            ("results", "Results and «Аналитика» at national scale", lambda: results.results(RUNS)),
             # Last: it empties the school directory and its accounts (in a transaction rolled back).
             ("directory", "Directory import and access credentials", lambda: directory.directory(RUNS)),
         ]

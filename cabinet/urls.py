@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import procedure_views, views
+from . import analytics_views, procedure_views, results_views, views
 
 app_name = "cabinet"
 urlpatterns = [
@@ -22,6 +22,12 @@ urlpatterns = [
     path("procedures/<int:pk>/progress/", procedure_views.progress_page, name="progress"),
     path("procedures/<int:pk>/progress.xlsx", procedure_views.progress_xlsx, name="progress_xlsx"),
     path("procedures/works/<int:work_pk>/archive/", procedure_views.archive, name="archive"),
+    path("procedures/works/<int:work_pk>/results-form/", results_views.results_form, name="results_form"),
+    path("procedures/works/<int:work_pk>/results/", results_views.results_upload, name="results_upload"),
     path("procedures/documents/<int:pk>/", procedure_views.material, name="procedure_material"),
+    path("analytics/", analytics_views.analytics, name="analytics"),
+    path("analytics/schools/", analytics_views.schools, name="analytics_schools"),
+    path("analytics/bias/", analytics_views.bias, name="analytics_bias"),
+    path("analytics/report.xlsx", analytics_views.report_xlsx, name="analytics_xlsx"),
     path("<slug:slug>/", views.tab, name="tab"),
 ]

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "helpdesk",
     "directory",
     "procedures",
+    "results",
     "demo",
 ]
 
@@ -445,3 +446,12 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# «Признаки необъективности» in «Аналитика» (results/reports.py, BiasRule): a school is listed when
+# at least this many participants did the work, its share of 5s exceeds the region's by this many
+# percentage points, and at least this percent of its participants got a mark above the journal's.
+RESULTS_BIAS_MIN_PARTICIPANTS = env.int("RESULTS_BIAS_MIN_PARTICIPANTS", default=10)
+RESULTS_BIAS_FIVES_ABOVE_REGION = env.float("RESULTS_BIAS_FIVES_ABOVE_REGION", default=20.0)
+RESULTS_BIAS_RAISED_SHARE = env.float("RESULTS_BIAS_RAISED_SHARE", default=30.0)
+# How many generated schools `seed_demo` gives results of the demo ВПР (demo/procedures.py).
+DEMO_RESULTS_SCHOOLS = env.int("DEMO_RESULTS_SCHOOLS", default=300)

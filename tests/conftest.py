@@ -24,6 +24,8 @@ def require_service(available, reason):
 def _fast_hasher(settings):
     # Argon2id at production cost would dominate the run; its settings have their own test.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # A few generated schools' results are enough for a test of seed_demo; `make run` loads 300.
+    settings.DEMO_RESULTS_SCHOOLS = 12
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ def test_missing_page_is_explained_in_russian_with_the_way_on(client):
     response = client.get("/no-such-page/")
     html = response.content.decode()
     assert response.status_code == 404
-    assert "<h1 class=\"h3\">Страница не найдена</h1>" in html
+    assert '<h1 class="h3">Страница не найдена</h1>' in html
     assert 'href="/apply/"' in html and 'href="/apply/status/"' in html
     assert "Not Found" not in html
 

@@ -81,3 +81,16 @@ def test_demo_school_can_apply_now_and_download_its_archive(client):
     progress = client.get(f"/cabinet/procedures/{procedure.pk}/progress/").content.decode()
     assert "Подали заявку: 2 из 2" in progress and "Скачали архив: 1 из 2" in progress
     assert ApplicationWork.objects.filter(archive_downloaded_at__isnull=False).count() == 2
+
+
+def test_demo_has_results_for_analytics_and_a_school_ready_to_upload(settings):
+    from procedures.models import ApplicationWork
+    from results.models import Summary
+
+    call_command("seed_demo")
+    call_command("seed_demo")  # idempotent: no second results
+    schools = settings.DEMO_RESULTS_SCHOOLS
+    assert Summary.objects.values("school").distinct().count() == schools + 1  # and the active demo school
+    assert Summary.objects.count() == 3 * schools + 2
+    uploader = ApplicationWork.objects.get(application__school__code="5601")
+    assert uploader.work.code == "MA5" and uploader.results_uploaded_at is None

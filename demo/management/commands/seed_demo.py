@@ -6,7 +6,7 @@ from django.db import transaction
 
 from accounts.models import Municipality, Region, School, User
 from cabinet.models import Material, MaterialFile, Tab
-from demo.procedures import TITLE, seed_procedures
+from demo.procedures import TITLE, seed_procedures, seed_results
 
 DEMO_PASSWORD = "fisoko-demo-2026"
 ADMIN_LOGIN, ADMIN_PASSWORD = "admin", "admin-demo-2026"
@@ -115,7 +115,7 @@ class Command(BaseCommand):
                         title="План-график (текст)",
                         file=ContentFile(f"{title}\n{text}\n".encode(), name="plan-grafik-vpr.txt"),
                     )
-        seed_procedures()
+        seed_results(seed_procedures())
         self.stdout.write(
             f"Demo data ready: {len(ACCOUNTS)} cabinet accounts (password {DEMO_PASSWORD}), "
             f"superuser {ADMIN_LOGIN} / {ADMIN_PASSWORD}, operator {OPERATOR_LOGIN} / {OPERATOR_PASSWORD}, "

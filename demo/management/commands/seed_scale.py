@@ -2,7 +2,8 @@
 
 Schools with one account each, municipal and regional coordinators, a million requests with
 one attachment row each, and one ВПР of 20 works with 400,000 application lines, 1,200,000 archive
-downloads and the results uploads of «Ход работы ОО». Idempotent: a part already holding what
+downloads and the results uploads of «Ход работы ОО», and the schools' result summaries that
+«Аналитика» reads (about 10,000,000 participants). Idempotent: a part already holding what
 was asked for is left alone, so a second ``make bench`` skips the load. Every request keeps its
 personal data (none is purged): the worst case for the operators' search.
 """
@@ -25,6 +26,7 @@ from accounts.models import Municipality, Region, School, User
 from helpdesk.models import NUMBER_ALPHABET, Attachment, Ticket
 from procedures.importing import procedure_import
 from procedures.models import Application, ApplicationWork, ArchiveDownload, Procedure, ResultUpload
+from results.models import Summary
 
 PASSWORD = "bench-password-2026"
 OPERATOR = "bench_operator"
@@ -134,6 +136,8 @@ class Command(BaseCommand):
             self.requests(options["requests"])
         with transaction.atomic():
             self.procedure(options["procedure_works"], options["application_works"], options["downloads"])
+        with transaction.atomic():
+            self.results()
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
         self.stdout.write(f"seed_scale done in {time.monotonic() - started:.1f} s")
@@ -331,3 +335,88 @@ class Command(BaseCommand):
             f"procedure: {works} works, {len(applied)} applications, {count} application lines, "
             f"{copied} downloads, {len(uploads)} uploads"
         )
+
+    def results(self):
+        """The results of every application line of the ВПР as the schools' ``Summary`` rows (what
+        «Аналитика» reads): 10 to 40 participants a line, some 10,000,000 in all. The participants'
+        own rows are not generated: no report reads them, and the upload measured writes its own."""
+        procedure = Procedure.objects.get(title=SCALE_PROCEDURE)
+        lines = ApplicationWork.objects.filter(application__procedure=procedure)
+        if Summary.objects.filter(work__procedure=procedure).count() == lines.count():
+            self.stdout.write("results: already there, skipped")
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {Summary._meta.db_table} RESTART IDENTITY")
+        works = {w.pk: w for w in procedure.works.prefetch_related("tasks")}
+        rng = random.Random(14)
+        at = self.now.isoformat()
+        total = 0
+        pools = {}
+
+        def pool(work):
+            """Prefix sums over 10 pools of 2,000 made-up participants (weak to strong): a line takes
+            a run of one pool, so its sums cost a subtraction instead of a loop over participants."""
+            maxima = tuple(t.max for t in work.tasks.all())
+            key = (maxima, work.scale_3, work.scale_4, work.scale_5)
+            if key not in pools:
+                width = len(maxima) + sum(maxima) + 1 + 4 + 1
+                made = []
+                for level in range(10):
+                    skill = 0.3 + 0.06 * level
+                    prefix = [[0] * width]
+                    for _ in range(2000):
+                        points = [sum(1 for _ in range(m) if rng.random() < skill) for m in maxima]
+                        primary = sum(points)
+                        mark = (
+                            5
+                            if primary >= key[3]
+                            else 4
+                            if primary >= key[2]
+                            else 3
+                            if primary >= key[1]
+                            else 2
+                        )
+                        row = list(prefix[-1])
+                        for n, p in enumerate(points):
+                            row[n] += p
+                        row[len(maxima) + primary] += 1
+                        row[len(maxima) + sum(maxima) + 1 + mark - 2] += 1
+                        row[-1] += primary
+                        prefix.append(row)
+                    made.append(prefix)
+                pools[key] = (len(maxima), sum(maxima) + 1, made)
+            return pools[key]
+
+        def rows():
+            nonlocal total
+            for school_id, region, municipality, work_id in lines.values_list(
+                "application__school_id",
+                "application__school__region_id",
+                "application__school__municipality_id",
+                "work_id",
+            ).iterator(chunk_size=20_000):
+                tasks, buckets, made = pool(works[work_id])
+                present, absent = rng.randint(10, 40), rng.randint(0, 3)
+                total += present + absent
+                prefix = made[rng.randrange(10)]
+                start = rng.randrange(len(prefix) - present)
+                sums = [b - a for a, b in zip(prefix[start], prefix[start + present], strict=True)]
+                marks = sums[tasks + buckets : tasks + buckets + 4]
+                lowered = present // 5
+                raised = rng.randint(0, present // 4)
+                yield (
+                    str(work_id), str(school_id), region, str(municipality) if municipality else None,
+                    str(present), str(absent), *(str(m) for m in marks),
+                    str(lowered), str(present - lowered - raised), str(raised), str(sums[-1]),
+                    json.dumps(sums[:tasks]), json.dumps(sums[tasks : tasks + buckets]), at, "seed_scale",
+                    "seed.xlsx",
+                )  # fmt: skip
+
+        columns = [
+            "work_id", "school_id", "region_id", "municipality_id", "participants", "absent",
+            "marks_2", "marks_3", "marks_4", "marks_5", "lowered", "confirmed", "raised", "score_sum",
+            "tasks", "scores", "uploaded_at", "uploaded_by", "filename",
+        ]  # fmt: skip
+        with indexes_dropped(Summary._meta.db_table):
+            count = copy_rows(Summary._meta.db_table, columns, rows())
+        self.stdout.write(f"results: {count} school summaries of {total} participants")
