@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from helpdesk.uploads import UploadError, clean_name
+from fisoko_portal.uploads import UploadError, clean_name
 
 from . import services, tasks
 from .models import CredentialHandover, DirectoryImport

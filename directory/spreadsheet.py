@@ -14,7 +14,7 @@ import unicodedata
 
 from python_calamine import CalamineError, CalamineWorkbook
 
-from helpdesk.uploads import UploadError, check_zip
+from fisoko_portal.uploads import UploadError, check_zip
 
 MAX_BYTES = 200 * 1024 * 1024
 

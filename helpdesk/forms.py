@@ -6,10 +6,10 @@ from django.template.defaultfilters import filesizeformat
 
 from accounts.logins import HTML_PATTERN, parse_login, shape_error
 from accounts.models import Region
+from fisoko_portal.uploads import ALLOWED_EXTENSIONS, MAX_TOTAL_BYTES, UploadError, check_file, check_name
 
 from . import normalize
 from .models import InformationSystem, Ticket
-from .uploads import ALLOWED_EXTENSIONS, MAX_TOTAL_BYTES, UploadError, check_file, check_name
 
 EMPTY_CHOICE = "— выберите —"
 TOO_BIG = "Вложения занимают {size}, а можно не более 40 МБ в сумме."

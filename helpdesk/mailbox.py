@@ -36,7 +36,9 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.template.defaultfilters import filesizeformat
 
-from . import normalize, uploads
+from fisoko_portal import uploads
+
+from . import normalize
 from .models import (
     Attachment,
     Channel,

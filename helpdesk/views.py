@@ -5,12 +5,13 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from fisoko_portal.uploads import MAX_TOTAL_BYTES
+
 from . import letter, links, normalize, services, wording
 from .forms import ApplyForm, ReplyForm, StatusForm, declared_files_errors
 from .models import Kind, Notification, Reason, Status, Ticket
 from .services import confirmation_sent, ticket_find, ticket_submit
 from .throttle import allow, record, seconds_left, spent
-from .uploads import MAX_TOTAL_BYTES
 
 REASON_PHRASES = {Reason.LOST: "утерей пароля", Reason.COORDINATOR_CHANGE: "сменой координатора"}
 

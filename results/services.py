@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 
-from helpdesk.uploads import UploadError, check_file, clean_name, extension_of
+from fisoko_portal.uploads import UploadError, check_file, clean_name, extension_of
 from procedures import services as procedure_services
 from procedures.models import ApplicationWork, ParticipantCode
 

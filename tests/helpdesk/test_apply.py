@@ -4,8 +4,8 @@ from html import unescape
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from fisoko_portal.uploads import UploadError, clean_name
 from helpdesk.models import Attachment, Status, Ticket, TicketEvent
-from helpdesk.uploads import UploadError, clean_name
 from tests.helpdesk.conftest import PDF, pdf
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ import docx
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from fisoko_portal.uploads import masked_name
 from helpdesk.models import Attachment
-from helpdesk.uploads import masked_name
 from tests.clamd_server import CLAMD, SIGNATURE, eicar, running_clamd
 from tests.conftest import require_service
 from tests.helpdesk.conftest import PDF, pdf
@@ -170,10 +170,10 @@ def test_eicar_in_a_zip_is_refused_naming_the_threat(client, valid_data, media_r
 
 def test_refused_file_is_logged_without_its_name(client, valid_data, media_root, clamav, caplog):
     upload = make_zip([("eicar.txt", eicar())], "Иванова Мария паспорт.zip")
-    with caplog.at_level(logging.WARNING, logger="helpdesk.uploads"):
+    with caplog.at_level(logging.WARNING, logger="fisoko_portal.uploads"):
         response = submit(client, valid_data, [upload])
     assert_refused(response, "attachments", "«Иванова Мария паспорт.zip» не принят", media_root)
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "helpdesk.uploads"]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "fisoko_portal.uploads"]
     assert line.startswith(f"Upload *.zip refused: clamd found {SIGNATURE}")
     assert "Иванова" not in caplog.text
 
@@ -209,7 +209,7 @@ def test_unreachable_clamd_refuses_the_submission(
         settings.CLAMAV_SOCKET = str(tmp_path / "no-clamd.sock")
     else:
         settings.CLAMAV_SOCKET, settings.CLAMAV_HOST, settings.CLAMAV_PORT = "", "127.0.0.1", _closed_port()
-    with caplog.at_level(logging.ERROR, logger="helpdesk.uploads"):
+    with caplog.at_level(logging.ERROR, logger="fisoko_portal.uploads"):
         response = submit(client, valid_data, [pdf()])
     assert_refused(response, "attachments", UNAVAILABLE, media_root)
     assert [r.levelno for r in caplog.records if "clamd" in r.getMessage()] == [logging.ERROR]

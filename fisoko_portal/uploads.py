@@ -9,7 +9,7 @@ from pathlib import PurePath
 import filetype
 from django.conf import settings
 
-from helpdesk import antivirus
+from fisoko_portal import antivirus
 
 log = logging.getLogger(__name__)
 
