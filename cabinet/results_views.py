@@ -25,7 +25,7 @@ def _line(request, work_pk):
 def results_form(request, work_pk):
     line = _line(request, work_pk)
     work, school = line.work, line.application.school
-    codes = services.form_codes(line=line)
+    codes = services.form_download(user=request.user, line=line)
     data = sheets.form_workbook(
         work=work,
         school=school,

@@ -285,10 +285,11 @@ class ParticipantCode(models.Model):
 class Download(models.TextChoices):
     ARCHIVE = "archive", "Архив ОО"
     MATERIAL = "material", "Документ"
+    FORM = "form", "Форма сбора результатов"
 
 
 class ArchiveDownload(models.Model):
-    """Every download of a school's archive or a procedure's document: who, when, what."""
+    """Every download of a school's archive, its results form or a procedure's document: who, when, what."""
 
     account = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, verbose_name="кто")
     username = models.CharField("логин", max_length=150)

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from fisoko_portal.uploads import UploadError, check_file, clean_name, extension_of
 from procedures import services as procedure_services
-from procedures.models import ApplicationWork, ParticipantCode
+from procedures.models import ApplicationWork, ArchiveDownload, Download, ParticipantCode
 
 from .marks import mark_for, primary_of, sums_of
 from .models import Participant, Summary
@@ -29,14 +29,29 @@ def form_codes(*, line):
     """The school's participant codes of the line's work, the same ones its archive carries
     (made now when the archive was never downloaded), under the line's lock as the archive does."""
     with transaction.atomic():
+        # The line's row only, as the archive does: the work's row is every school's.
         line = (
-            ApplicationWork.objects.select_for_update()
+            ApplicationWork.objects.select_for_update(of=("self",))
             .select_related("application__school", "work")
             .get(pk=line.pk)
         )
         return procedure_services.codes_allocate(
             work=line.work, school=line.application.school, count=line.participants
         )
+
+
+def form_download(*, user, line):
+    """«Форма сбора результатов» downloaded: its codes, and a record, as every download has (SPEC §7)."""
+    with transaction.atomic():
+        codes = form_codes(line=line)
+        ArchiveDownload.objects.create(
+            account=user,
+            username=user.get_username(),
+            school=line.application.school,
+            work=line.work,
+            what=Download.FORM,
+        )
+    return codes
 
 
 def scale_of(work):

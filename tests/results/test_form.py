@@ -3,7 +3,7 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from procedures.models import ParticipantCode
+from procedures.models import ArchiveDownload, Download, ParticipantCode
 
 from .conftest import download_form
 
@@ -32,11 +32,13 @@ def test_form_has_the_spec_header_the_school_codes_and_helps_the_typist(school_c
     assert any("1234" in str(v) for v in about) and any("Математика" in str(v) for v in about)
 
 
-def test_form_codes_are_the_same_on_every_download(school_client, line):
+def test_form_codes_are_the_same_on_every_download_and_each_download_is_recorded(school_client, line):
     first = download_form(school_client, line.work)
     second = download_form(school_client, line.work)
     column = [load_workbook(io.BytesIO(d)).worksheets[0]["A"] for d in (first, second)]
     assert [c.value for c in column[0]] == [c.value for c in column[1]]
+    records = ArchiveDownload.objects.filter(work=line.work, what=Download.FORM)
+    assert [(r.username, r.school_id) for r in records] == [("sch771234", line.application.school_id)] * 2
 
 
 def test_form_of_an_unreleased_or_unapplied_work_is_not_found(school_client, make_work, line):
@@ -52,3 +54,4 @@ def test_other_school_cannot_download_the_form(line, other_school):
 
     response = login_client(other_school).get(f"/cabinet/procedures/works/{line.work.pk}/results-form/")
     assert response.status_code == 404
+    assert not ArchiveDownload.objects.exists()
