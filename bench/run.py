@@ -38,7 +38,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL") or own(
 )
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SCALE = {"schools": 40_000, "region_schools": 2_000, "requests": 1_000_000}
-FIGURES = ["login", "cabinet", "submission", "operators", "notifications", "progress", "directory"]
+FIGURES = ["login", "cabinet", "submission", "operators", "notifications", "progress", "desk", "directory"]
 ONLY = [f for f in os.environ.get("BENCH_ONLY", ",".join(FIGURES)).split(",") if f]
 REPORT = BASE_DIR / "bench" / "REPORT.md"
 
@@ -141,7 +141,7 @@ def main():
     django.setup()
     from django.db import connection
 
-    from . import directory, notify, pages, procedures, web
+    from . import desk, directory, notify, pages, procedures, web
 
     sections, targets, clean = [], [], True
     with ExitStack() as stack:
@@ -161,6 +161,7 @@ def main():
             ("operators", "Operators' list at a million requests", lambda: pages.operators(RUNS)),
             ("notifications", "Notifications", lambda: notify.notifications(ENV, RUNS)),
             ("progress", "«Ход работы ОО» at national scale", lambda: procedures.progress(RUNS)),
+            ("desk", "The desk: «Сводка», email in, the .xlsx", lambda: desk.desk(ENV, RUNS)),
             # Last: it empties the school directory and its accounts (in a transaction rolled back).
             ("directory", "Directory import and access credentials", lambda: directory.directory(RUNS)),
         ]
