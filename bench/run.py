@@ -38,7 +38,17 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL") or own(
 )
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SCALE = {"schools": 40_000, "region_schools": 2_000, "requests": 1_000_000}
-FIGURES = ["login", "cabinet", "submission", "operators", "notifications", "progress", "results", "directory"]
+FIGURES = [
+    "login",
+    "cabinet",
+    "submission",
+    "operators",
+    "notifications",
+    "progress",
+    "results",
+    "desk",
+    "directory",
+]
 ONLY = [f for f in os.environ.get("BENCH_ONLY", ",".join(FIGURES)).split(",") if f]
 REPORT = BASE_DIR / "bench" / "REPORT.md"
 
@@ -142,7 +152,7 @@ def main():
     django.setup()
     from django.db import connection
 
-    from . import directory, notify, pages, procedures, results, web
+    from . import desk, directory, notify, pages, procedures, results, web
 
     sections, targets, clean = [], [], True
     with ExitStack() as stack:
@@ -163,6 +173,7 @@ def main():
             ("notifications", "Notifications", lambda: notify.notifications(ENV, RUNS)),
             ("progress", "«Ход работы ОО» at national scale", lambda: procedures.progress(RUNS)),
             ("results", "Results and «Аналитика» at national scale", lambda: results.results(RUNS)),
+            ("desk", "The desk: «Сводка», email in, the .xlsx", lambda: desk.desk(ENV, RUNS)),
             # Last: it empties the school directory and its accounts (in a transaction rolled back).
             ("directory", "Directory import and access credentials", lambda: directory.directory(RUNS)),
         ]

@@ -88,17 +88,24 @@ def poll():
     A server that is down, refuses the login or answers too slowly is logged and left for the next
     poll: nothing has been flagged, so nothing is lost.
     """
+    result = read()
+    return None if result is None else result[0]
+
+
+def read():
+    """``poll``, returning (letters taken, whether more than a batch was waiting); None when off."""
     if not settings.IMAP_URL:
         return None
     config = config_from_url(settings.IMAP_URL)
-    taken = 0
+    taken, more = 0, False
     try:
         imap_class = imaplib.IMAP4_SSL if config.ssl else imaplib.IMAP4
         with imap_class(config.host, config.port, timeout=settings.IMAP_TIMEOUT) as imap:
             imap.login(config.user, config.password)
             _ok(imap.select(_quoted(config.folder)))
             _, data = _ok(imap.uid("SEARCH", None, "UNKEYWORD", TAKEN))
-            uids = data[0].split()[: settings.IMAP_BATCH]
+            waiting = data[0].split()
+            uids, more = waiting[: settings.IMAP_BATCH], len(waiting) > settings.IMAP_BATCH
             for uid in uids:
                 raw, size = _fetch(imap, uid)
                 try:
@@ -111,7 +118,8 @@ def poll():
                 taken += 1
     except (OSError, imaplib.IMAP4.error) as error:  # socket.timeout is an OSError
         log.warning("Mailbox %s:%s not read (%s: %s)", config.host, config.port, type(error).__name__, error)
-    return taken
+        more = False  # the next beat tries again
+    return taken, more
 
 
 def _quoted(folder):

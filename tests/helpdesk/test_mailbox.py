@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from helpdesk import mailbox, services
+from helpdesk import mailbox, services, tasks
 from helpdesk.models import Attachment, Status, Ticket, TicketEvent, TicketKind, TicketMessage
 from tests.conftest import require_service
 from tests.helpdesk.conftest import TICKET_DATA, pdf
@@ -372,3 +372,14 @@ def test_a_reader_killed_with_sigkill_halfway_and_rerun_loses_and_doubles_nothin
     assert TicketMessage.objects.count() == Ticket.objects.count() == total
     assert Attachment.objects.count() == total
     assert dovecot.flagged(mailbox.TAKEN) == (total, 0)
+
+
+def test_a_backlog_larger_than_a_batch_is_taken_at_once_not_a_beat_later(
+    dovecot, settings, django_capture_on_commit_callbacks
+):
+    settings.IMAP_BATCH = 2
+    dovecot.deliver(*[letter(n=n) for n in range(5)])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.poll_mailbox() == 2  # its own batch; the next ones were queued (run eagerly here)
+    assert TicketMessage.objects.count() == 5
+    assert dovecot.flagged(mailbox.TAKEN) == (5, 0)

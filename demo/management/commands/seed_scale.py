@@ -50,7 +50,8 @@ PLACES = [
     "Рубцовск", "Салават", "Сарапул", "Серов", "Соликамск", "Сызрань", "Тобольск", "Туймазы",
     "Ухта", "Шадринск", "Щёкино", "Юрга", "Ялуторовск", "Ярцево",
 ]  # fmt: skip
-STATUSES_OPEN = ["new", "in_progress", "done", "rejected"]
+STATUSES_RECENT = ["new", "in_progress", "waiting", "done", "rejected"]  # the last two weeks' mix
+CLOSING_HOURS = 20  # mean time from filing to closing: the dashboard's medians and closed per day
 
 
 def school_name(n):
@@ -192,7 +193,8 @@ class Command(BaseCommand):
     def requests(self, total):
         # Requests filed after the load (the benchmarks file some) go; the loaded ones stay.
         Ticket.objects.filter(pk__gt=total).delete()
-        if Ticket.objects.count() == total:
+        # A load from before closed_at and due_at existed is made again: the dashboard reads them.
+        if Ticket.objects.count() == total and Ticket.objects.filter(closed_at__isnull=False).exists():
             self.stdout.write(f"requests: {total} already there, skipped")
             return
         with connection.cursor() as cursor:
@@ -207,18 +209,28 @@ class Command(BaseCommand):
                 created = self.now - timedelta(seconds=span * (total - i) / total)
                 recent = self.now - created < timedelta(days=14)
                 if recent:
-                    status = rng.choice(STATUSES_OPEN)
+                    status = rng.choice(STATUSES_RECENT)
                 else:
                     status = "done" if rng.random() < 0.85 else "rejected"
                 at = created.isoformat()
+                # Closed some hours after filing (never in the future); due one day after filing, the
+                # default HELPDESK_ANSWER_DAYS without the weekends: the open ones filed earlier are late.
+                closed = None
+                if status in ("done", "rejected"):
+                    took = timedelta(hours=rng.expovariate(1 / CLOSING_HOURS))
+                    closed = min(created + took, self.now).isoformat()
+                due = (created + timedelta(days=1)).isoformat()
+                waiting = at if status == "waiting" else None
                 yield (str(i + 1), ticket_number(i), status, name, "fis_oko", region, f"+7912{i:07d}",
                        f"school{i}@example.ru", "school", f"sch{region}{code}", "school",
                        "Иванова Мария Петровна", "Петров Пётр Петрович", "lost", "Замена пароля",
-                       "Скан не читается" if status == "rejected" else "", at, at)  # fmt: skip
+                       "Скан не читается" if status == "rejected" else "", at, at, closed, due,
+                       waiting, "f", "f")  # fmt: skip
 
         columns = ["id", "number", "status", "organization_name", "information_system", "region_id", "phone",
                    "email", "organization_type", "login", "role", "person_name", "head_name", "reason",
-                   "description", "rejection_reason", "created_at", "updated_at"]  # fmt: skip
+                   "description", "rejection_reason", "created_at", "updated_at", "closed_at", "due_at",
+                   "waiting_since", "password_sms_failed", "answered"]  # fmt: skip
         with indexes_dropped(Ticket._meta.db_table, Attachment._meta.db_table):
             count = copy_rows(Ticket._meta.db_table, columns, tickets())
             copy_rows(
