@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from helpdesk import services
 from helpdesk.models import Status, Ticket
-from tests.conftest import PASSWORD, login_client
+from tests.conftest import PASSWORD, login_client, require_service
 from tests.helpdesk.test_admin import (
     LIST_URL,
     OPERATORS_GROUP,
@@ -103,8 +103,7 @@ def test_two_operators_taking_next_get_different_requests(operator, colleague, q
 def test_take_next_skips_a_request_another_transaction_holds(reference_data, operator, queue):
     """SKIP LOCKED: while another operator's transaction holds the oldest row, the next one is given
     at once, instead of waiting for that transaction and then taking the same request."""
-    if connection.vendor != "postgresql":
-        pytest.skip("SKIP LOCKED needs PostgreSQL")
+    require_service(connection.vendor == "postgresql", "SKIP LOCKED needs PostgreSQL (DATABASE_URL)")
     oldest, middle, _ = queue
     other = connections.create_connection("default")
     try:
