@@ -84,40 +84,54 @@ class CappedCountPaginator(Paginator):
 class QueueFilter(admin.SimpleListFilter):
     """The status filter, which opens on the queue: the open requests (new, in progress, SMS failed).
 
-    «Все» clears it; any one status can be chosen as before (``status__exact``, Django's own name).
+    «Все» clears it; any one status can be chosen as before (``status__exact``, Django's own name). A
+    search with no status chosen looks in every status: a number or a phone read out on the telephone
+    must find the request whatever became of it.
     """
 
     title = "статус"
     parameter_name = "status__exact"
     ALL = "all"
 
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        self.searching = _searching(request)
+
     def lookups(self, request, model_admin):
         return [(self.ALL, "Все"), *Status.choices]
 
     def queryset(self, request, queryset):
-        if self.value() is None:
+        if self.value() is None and not self.searching:
             return queryset.filter(status__in=OPEN_STATUSES)
-        if self.value() == self.ALL:
+        if self.value() in (None, self.ALL):
             return queryset
         return queryset.filter(status=self.value())
 
     def choices(self, changelist):
         yield {
-            "selected": self.value() is None,
+            "selected": self.value() is None and not self.searching,
             "query_string": changelist.get_query_string(remove=[self.parameter_name]),
             "display": "Открытые (очередь)",
         }
         for value, title in self.lookup_choices:
+            selected = self.value() == str(value) or (
+                value == self.ALL and self.value() is None and self.searching
+            )
             yield {
-                "selected": self.value() == str(value),
+                "selected": selected,
                 "query_string": changelist.get_query_string({self.parameter_name: value}),
                 "display": title,
             }
 
 
+def _searching(request):
+    return bool(request.GET.get("q", "").strip())
+
+
 def _queue_shown(request):
     """Whether the list shows open requests (the default, or one open status): worked oldest first."""
-    return request.GET.get(QueueFilter.parameter_name) in (None, *OPEN_STATUSES)
+    status = request.GET.get(QueueFilter.parameter_name)
+    return status in OPEN_STATUSES or (status is None and not _searching(request))
 
 
 class MineFilter(admin.SimpleListFilter):

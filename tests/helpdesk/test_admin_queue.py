@@ -69,6 +69,18 @@ def test_the_list_opens_on_open_requests_oldest_first(op, operator, queue, file_
     assert numbers_in(everything)[0] == closed.number  # the whole table: newest first
 
 
+def test_a_search_with_no_status_chosen_finds_closed_requests_too(op, operator, queue, file_ticket):
+    closed = file_ticket(login="sch500101")
+    services.ticket_reject(ticket=closed, by=operator, reason="Дубликат")
+
+    response = op.get(LIST_URL, {"q": closed.number})
+    assert numbers_in(response) == [closed.number]
+    selected = re.search(r'<li class="selected">\s*<a[^>]*>([^<]+)</a>', response.content.decode())
+    assert selected.group(1).strip() == "Все"
+    # A status chosen with the search still narrows it.
+    assert numbers_in(op.get(LIST_URL, {"q": closed.number, "status__exact": "new"})) == []
+
+
 def test_a_request_whose_sms_failed_stays_in_the_queue(op, operator, queue):
     Ticket.objects.filter(pk=queue[0].pk).update(
         status=Status.IN_PROGRESS, password_sms_failed=True, assignee=operator
