@@ -97,7 +97,8 @@ def operators(runs):
     with_word = Ticket.objects.filter(organization_name__icontains=word).count()
     with_common = Ticket.objects.filter(organization_name__icontains=common).count()
     cases = [
-        ("default list", "", ["ticket_created"]),
+        ("default list: the queue, open requests oldest first", "", ["ticket_queue"]),
+        ("every status, newest first («Все»)", "?status__exact=all", ["ticket_created"]),
         ("status «Новая» + region 50", "?status__exact=new&region__code__exact=50", ["ticket_region_status"]),
         ("search by number", f"?q={latest['number']}", ["ticket_number_upper"]),
         ("search by login", f"?q={latest['login']}", ["ticket_login_upper"]),
