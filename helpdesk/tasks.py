@@ -1,4 +1,5 @@
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 from django.core.management import call_command
 
@@ -68,6 +69,15 @@ def poll_mailbox():
     if more and taken:
         poll_mailbox.delay()
     return taken
+
+
+@worker_ready.connect
+def poll_mailbox_at_start(sender, **kwargs):
+    """A worker that starts, a restart after a crash included, reads the mailbox at once: a poll that
+    died with the old worker is not handed back by Redis for an hour, and the next beat is up to a
+    minute away."""
+    if settings.IMAP_URL:
+        poll_mailbox.delay()
 
 
 @shared_task

@@ -90,6 +90,24 @@ def test_off_by_default(settings):
     assert mailbox.poll() is None
 
 
+def test_a_worker_that_starts_reads_the_mailbox_at_once(
+    dovecot, settings, django_capture_on_commit_callbacks
+):
+    """A restart after a crash must not wait for the next beat: the dead worker's poll is lost for an
+    hour (Redis' visibility timeout)."""
+    from helpdesk.tasks import poll_mailbox_at_start
+
+    dovecot.deliver(letter())
+    settings.IMAP_URL = ""
+    poll_mailbox_at_start(sender=None)  # off: nothing is read
+    assert not Ticket.objects.exists()
+
+    settings.IMAP_URL = dovecot.url
+    with django_capture_on_commit_callbacks(execute=True):
+        poll_mailbox_at_start(sender=None)
+    assert Ticket.objects.get().kind == TicketKind.QUESTION
+
+
 def test_a_letter_becomes_a_question_with_its_scan_and_a_confirmation(
     dovecot, django_capture_on_commit_callbacks, mailoutbox
 ):

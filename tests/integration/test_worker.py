@@ -43,3 +43,39 @@ def test_request_to_new_password_through_a_real_worker(real_parts, valid_data):
     response = public.post("/login/", {"username": "sch771234", "password": password})
     assert response.status_code == 302
     assert public.get("/cabinet/").url == "/password/"
+
+
+def test_clarification_loop_through_a_real_worker(real_parts, valid_data):
+    """«Запросить уточнение» → the email with its private link, sent by the worker over SMTP → the
+    requester adds a clear scan through that link → the request is back in the queue → the password."""
+    import re
+
+    worker, mailbox, smsc = real_parts.worker, real_parts.mailbox, real_parts.smsc
+    User.objects.create_user("sch771234", password="old-password-1")
+    worker.start()
+    public = Client()
+    assert public.post("/apply/", {**valid_data, "attachments": [pdf()]}).status_code == 302
+    ticket = Ticket.objects.get()
+    assert mailbox.wait_for(1), "the confirmation email did not arrive"
+
+    _, staff = make_operator()
+    asked = "Скан без печати. Пришлите, пожалуйста, скан письма с печатью организации."
+    response = staff.post(f"/admin/helpdesk/ticket/{ticket.pk}/clarify/", {"text": asked})
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.status == "waiting"
+    assert mailbox.wait_for(2), "the clarification email did not arrive"
+    letter = text_of(mailbox.messages[1])
+    assert asked in letter
+    link = re.search(r"https?://[^\s]+/apply/reply/[^\s/]+/", letter).group(0)
+    path = "/" + link.split("/", 3)[3]
+
+    answer = Client().post(path, {"comment": "Прилагаю скан с печатью.", "attachments": [pdf()]})
+    assert answer.status_code in (200, 302)
+    ticket.refresh_from_db()
+    assert ticket.status in ("new", "in_progress") and ticket.answered
+    assert ticket.attachments.count() == 2
+
+    assert staff.post(f"/admin/helpdesk/ticket/{ticket.pk}/issue-password/").status_code == 302
+    assert smsc.wait_for(1, timeout=60), "the SMS did not reach the gateway"
+    assert wait_until(lambda: Ticket.objects.get().status == "done", 60)
