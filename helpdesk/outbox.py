@@ -226,17 +226,22 @@ def password_sms_text(login, password):
     return f"ФИС ОКО. Логин {login}, новый пароль: {password}"
 
 
+def _in_flight(notification_id, message_id):
+    """The row of an SMS on its way with this message id, locked; None once settled by another worker."""
+    return (
+        Notification.objects.select_for_update(of=("self",))
+        .select_related("ticket")
+        .filter(pk=notification_id, status=Delivery.SENDING, provider_id=message_id)
+        .first()
+    )
+
+
 def _password_accepted(notification_id, message_id):
     """The gateway has the SMS: its password is the account's; the request is done."""
     from .services import password_sent  # services queues through tasks, which import this
 
     with transaction.atomic():
-        notification = (
-            Notification.objects.select_for_update(of=("self",))
-            .select_related("ticket")
-            .filter(pk=notification_id, status=Delivery.SENDING, provider_id=message_id)
-            .first()
-        )
+        notification = _in_flight(notification_id, message_id)
         if notification is None:
             return
         notification.status = Delivery.SENT
@@ -253,12 +258,7 @@ def _password_withdraw(notification_id, message_id):
     """The gateway does not have the SMS: the account gets its previous hash back, if it still holds
     ours (nobody changed it meanwhile), and the row waits for its next attempt."""
     with transaction.atomic():
-        notification = (
-            Notification.objects.select_for_update(of=("self",))
-            .select_related("ticket")
-            .filter(pk=notification_id, status=Delivery.SENDING, provider_id=message_id)
-            .first()
-        )
+        notification = _in_flight(notification_id, message_id)
         if notification is None:
             return
         account = User.objects.select_for_update().filter(username=notification.ticket.login).first()
