@@ -36,10 +36,20 @@ def is_enrolled(user):
     return user_has_device(user, confirmed=True)
 
 
-def pending_device(user):
-    """The TOTP device being set up: the same key on every visit until it is confirmed."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    return device or TOTPDevice.objects.create(user=user, name=APP_DEVICE_NAME, confirmed=False)
+# The device being set up belongs to one session: a key shown to another session (someone else who
+# has the password, at another computer) is never the one that gets confirmed.
+PENDING_SESSION_KEY = "staff_otp_pending_device"
+
+
+def pending_device(user, session):
+    """The TOTP device this session is setting up: the same key on every visit of this session."""
+    device = TOTPDevice.objects.filter(
+        pk=session.get(PENDING_SESSION_KEY), user=user, confirmed=False
+    ).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name=APP_DEVICE_NAME, confirmed=False)
+        session[PENDING_SESSION_KEY] = device.pk
+    return device
 
 
 def app_secret(device):
@@ -52,17 +62,23 @@ def qr_data_uri(device):
     return segno.make(device.config_url, error="m").svg_data_uri(scale=5)
 
 
-def enrolment_confirm(*, user, code):
-    """Confirm the pending device with a code from the app: (the device, new recovery codes), or None.
-
-    The codes are returned once, to be shown once; any earlier ones stop working.
+def enrolment_confirm(*, user, code, session):
+    """Confirm this session's pending device with a code from the app: (the device, new recovery
+    codes), or None. The codes are returned once, to be shown once; any earlier ones stop working, and
+    so do the keys other sessions were shown.
     """
     with transaction.atomic():
-        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
+        device = (
+            TOTPDevice.objects.select_for_update()
+            .filter(pk=session.get(PENDING_SESSION_KEY), user=user, confirmed=False)
+            .first()
+        )
         if device is None or not device.verify_token(_clean(code)):
             return None
         device.confirmed = True
         device.save(update_fields=["confirmed"])
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        session.pop(PENDING_SESSION_KEY, None)
         StaticDevice.objects.filter(user=user).delete()
         recovery = StaticDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME)
         codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]

@@ -126,14 +126,16 @@ def staff_otp_setup(request):
         return redirect(f"{resolve_url('staff_otp')}?{request.GET.urlencode()}")
     form = StaffCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        confirmed = second_factor.enrolment_confirm(user=user, code=form.cleaned_data["code"])
+        confirmed = second_factor.enrolment_confirm(
+            user=user, code=form.cleaned_data["code"], session=request.session
+        )
         if confirmed is not None:
             device, codes = confirmed
             _verified(request, device)
             context = {"codes": codes, "next": _next_url(request)}
             return render(request, "accounts/staff_otp_recovery.html", context)
         form.add_error("code", second_factor.WRONG_SETUP_CODE)
-    device = second_factor.pending_device(user)
+    device = second_factor.pending_device(user, request.session)
     context = {
         "form": form,
         "next": _next_url(request),

@@ -70,6 +70,31 @@ def test_staff_without_a_device_is_sent_to_enrolment(otp_required, operator):
     assert TOTPDevice.objects.filter(user=operator).get() == device
 
 
+def test_a_key_shown_to_another_session_never_becomes_the_second_factor(otp_required, operator):
+    """Someone who has the password and opens the enrolment page first must not keep a key that the
+    real user then confirms: each session is shown a key of its own, and confirming one drops the rest."""
+    from base64 import b32decode
+
+    attacker, response = admin_login()
+    seen = attacker.get("/staff/setup/?next=%2Fadmin%2F").context["secret"]
+    stolen_key = b32decode(seen.replace(" ", ""))
+
+    owner, _ = admin_login()
+    page = owner.get("/staff/setup/?next=%2Fadmin%2F")
+    assert page.context["secret"] != seen
+    own = TOTPDevice.objects.get(
+        user=operator, confirmed=False, key=b32decode(page.context["secret"].replace(" ", "")).hex()
+    )
+    assert owner.post("/staff/setup/", {"code": code_of(own), "next": "/admin/"}).status_code == 200
+    assert list(TOTPDevice.objects.filter(user=operator).values_list("confirmed", flat=True)) == [True]
+
+    # The key the attacker saw opens nothing: it was never confirmed, and it is gone.
+    attacker, _ = admin_login()
+    response = give_code(attacker, f"{totp(stolen_key):06d}")
+    assert response.status_code == 200 and "Неверный код подтверждения." in response.content.decode()
+    assert attacker.get("/admin/").url.startswith("/staff/code/")
+
+
 def test_staff_logging_in_at_the_cabinet_page_is_stopped_the_same_way(otp_required, operator, enrolled):
     client = Client()
     response = client.post("/login/", {"username": "operator", "password": PASSWORD}, follow=True)
