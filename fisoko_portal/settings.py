@@ -194,6 +194,9 @@ CELERY_BEAT_SCHEDULE = {
 IMAP_URL = env.str("IMAP_URL", default="")
 # A server that is down or stuck must not hold a worker.
 IMAP_TIMEOUT = env.float("IMAP_TIMEOUT", default=10.0)
+# The authserv-id of the portal's own receiving mail server: set, a letter joins a request only when
+# that server's Authentication-Results says dmarc=pass (a From: alone can be forged).
+IMAP_TRUSTED_AUTHSERV = env.str("IMAP_TRUSTED_AUTHSERV", default="")
 IMAP_BATCH = env.int("IMAP_BATCH", default=200)  # letters a poll takes at most
 # A larger letter is not downloaded: its request says so, and the letter stays in the mailbox.
 IMAP_MAX_LETTER_BYTES = env.int("IMAP_MAX_LETTER_BYTES", default=60 * 1024 * 1024)

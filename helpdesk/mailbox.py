@@ -271,14 +271,35 @@ def _content(letter):
     return text.strip(), files, refusals
 
 
+def sender_verified(letter):
+    """Whether the From: address may be believed. Anyone can write any From:; with
+    IMAP_TRUSTED_AUTHSERV set (the authserv-id of the portal's own receiving mail server), a letter joins
+    a request only when that server's Authentication-Results header says ``dmarc=pass`` (RFC 8601).
+    Headers added by others, before the letter reached that server, name another authserv-id."""
+    trusted = settings.IMAP_TRUSTED_AUTHSERV.strip().lower()
+    if not trusted:
+        return True
+    for header in letter.get_all("Authentication-Results", []):
+        authserv, _, results = str(header).partition(";")
+        if authserv.split() and authserv.split()[0].lower() == trusted:
+            if re.search(r"\bdmarc\s*=\s*pass\b", results, re.IGNORECASE):
+                return True
+    return False
+
+
 def _ticket_for(letter, subject, sender, sender_name, body):
     """(the request, whether the letter joins it, a note for the event)."""
     numbers = normalize.ticket_numbers_in(subject)
     if numbers:
         ticket = Ticket.objects.filter(number__in=numbers).first()
         if ticket is not None and sender and ticket.email.lower() == sender:
-            return Ticket.objects.select_for_update().get(pk=ticket.pk), True, ""
-        if ticket is not None:
+            if sender_verified(letter):
+                return Ticket.objects.select_for_update().get(pk=ticket.pk), True, ""
+            note = (
+                f"В теме номер заявки № {ticket.number}, но почтовый сервер не подтвердил "
+                "адрес отправителя (DMARC)."
+            )
+        elif ticket is not None:
             note = f"В теме номер заявки № {ticket.number}, но письмо пришло не с её адреса."
         else:
             note = f"В теме номер № {numbers[0]}, такой заявки нет."

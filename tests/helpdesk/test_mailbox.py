@@ -180,6 +180,29 @@ def test_an_emailed_answer_to_a_clarification_puts_the_request_back_in_the_queue
     assert "Ответ заявителя по e-mail" in events(filed)
 
 
+def test_with_a_trusted_mail_server_a_forged_from_does_not_join_the_request(
+    dovecot, filed, settings, django_capture_on_commit_callbacks
+):
+    settings.IMAP_TRUSTED_AUTHSERV = "mx.fioco.ru"
+    forged = {"Authentication-Results": "mx.fioco.ru; spf=fail smtp.mailfrom=example.org; dmarc=fail"}
+    # A header the sender wrote itself names another server, or none of ours: it proves nothing.
+    self_made = {"Authentication-Results": "mx.evil.example; dmarc=pass header.from=school1234.ru"}
+    genuine = {"Authentication-Results": "mx.fioco.ru; dkim=pass; dmarc=pass header.from=school1234.ru"}
+    subject = f"Re: Заявка № {filed.number}"
+    dovecot.deliver(
+        letter(subject=subject, headers=forged, n=1), letter(subject=subject, headers=self_made, n=2)
+    )
+    poll(django_capture_on_commit_callbacks)
+    assert not TicketMessage.objects.filter(ticket=filed).exists()
+    for question in Ticket.objects.exclude(pk=filed.pk):
+        assert question.kind == TicketKind.QUESTION
+        assert "не подтвердил адрес отправителя (DMARC)" in events(question)
+
+    dovecot.deliver(letter(subject=subject, headers=genuine, n=3))
+    poll(django_capture_on_commit_callbacks)
+    assert TicketMessage.objects.filter(ticket=filed).count() == 1
+
+
 @pytest.mark.parametrize(
     ("sender", "number", "note"),
     [
