@@ -70,8 +70,10 @@ def test_clarification_loop_through_a_real_worker(real_parts, valid_data):
     link = re.search(r"https?://[^\s]+/apply/reply/[^\s/]+/", letter).group(0)
     path = "/" + link.split("/", 3)[3]
 
-    answer = Client().post(path, {"comment": "Прилагаю скан с печатью.", "attachments": [pdf()]})
-    assert answer.status_code in (200, 302)
+    requester = Client()
+    answer = requester.post(path, {"comment": "Прилагаю скан с печатью.", "attachments": [pdf()]})
+    assert answer.status_code == 302
+    assert 'data-testid="reply-sent"' in requester.get(answer.url).content.decode()
     ticket.refresh_from_db()
     assert ticket.status in ("new", "in_progress") and ticket.answered
     assert ticket.attachments.count() == 2
