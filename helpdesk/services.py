@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts.logins import parse_login
@@ -94,9 +95,11 @@ def _confirmations_today(email):
     ).count()
 
 
-def confirmation_sent(*, number):
-    """Whether the request with this number got its confirmation email queued (the success page says)."""
-    return Notification.objects.filter(ticket__number=number, kind=Kind.RECEIVED).exists()
+def filed_summary(*, number):
+    """What the success page reads back of the request just filed, in one query: the phone the SMS
+    will go to, and whether its confirmation email was queued ({"phone", "mailed"}, or None)."""
+    mailed = Notification.objects.filter(ticket=OuterRef("pk"), kind=Kind.RECEIVED)
+    return Ticket.objects.filter(number=number).values("phone", mailed=Exists(mailed)).first()
 
 
 def _save_with_unique_number(ticket, attempts=5):

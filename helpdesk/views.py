@@ -9,8 +9,8 @@ from fisoko_portal.uploads import MAX_TOTAL_BYTES
 
 from . import letter, links, normalize, services, wording
 from .forms import ApplyForm, ReplyForm, StatusForm, declared_files_errors
-from .models import Kind, Notification, Reason, Status, Ticket
-from .services import confirmation_sent, ticket_find, ticket_submit
+from .models import Kind, Notification, Reason, Status
+from .services import filed_summary, ticket_find, ticket_submit
 from .throttle import allow, record, seconds_left, spent
 
 REASON_PHRASES = {Reason.LOST: "утерей пароля", Reason.COORDINATOR_CHANGE: "сменой координатора"}
@@ -86,14 +86,13 @@ def done(request):
     number = request.session.get("helpdesk_ticket_number")
     if not number:
         return redirect("helpdesk:apply")
-    mailed = confirmation_sent(number=number)
     # The phone read back before the password goes there: a typo is caught here, not by a stranger.
-    phone = Ticket.objects.filter(number=number).values_list("phone", flat=True).first()
+    filed = filed_summary(number=number) or {"phone": "", "mailed": False}
     context = {
         **wording.desk_context(),
         "number": number,
-        "mailed": mailed,
-        "phone": normalize.phone_display(phone) if phone else "",
+        "mailed": filed["mailed"],
+        "phone": normalize.phone_display(filed["phone"]) if filed["phone"] else "",
     }
     return render(request, "helpdesk/done.html", context)
 
